@@ -1,0 +1,43 @@
+# SMA developer entry points. `make run` and `make test` are the README's two commands.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PACKAGES := -e libs/common -e libs/platforms -e libs/devstack \
+	-e services/scheduler -e services/collector -e services/api-gateway -e services/maintenance \
+	-e simulator -e cli
+PYPROJECTS := $(wildcard libs/*/pyproject.toml services/*/pyproject.toml simulator/pyproject.toml cli/pyproject.toml)
+
+.PHONY: install run up down status test lint typecheck clean
+
+$(VENV)/.installed: constraints.txt requirements-dev.txt $(PYPROJECTS)
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade "pip>=24"
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -r requirements-dev.txt $(PACKAGES)
+	@touch $@
+
+install: $(VENV)/.installed ## create .venv and install every package (editable) under constraints.txt
+
+run: install ## the whole platform on embedded servers, in the foreground (Ctrl-C stops it)
+	$(PY) -m sma_devstack run
+
+up: install ## the same in the background; returns when every service is ready
+	$(PY) -m sma_devstack up
+
+down: ## stop what `make up` started: no process, no port left behind
+	@if [ -x $(PY) ]; then $(PY) -m sma_devstack down; else echo "nothing to stop (no .venv)"; fi
+
+status: install
+	$(PY) -m sma_devstack status
+
+test: install ## the whole suite against real servers started on free ports
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+
+typecheck: install
+	$(VENV)/bin/mypy libs/common/src services/scheduler/src services/collector/src \
+		services/api-gateway/src services/maintenance/src libs/platforms/src
+
+clean: down
+	rm -rf $(VENV) .run .pytest_cache .mypy_cache .ruff_cache

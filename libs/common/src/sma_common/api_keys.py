@@ -1,0 +1,56 @@
+"""API keys: `sma_<prefix>_<secret>`, shown once, stored as a SHA-256 hash of the secret.
+
+The secret carries 256 bits of randomness, so a fast hash is the right tool (a slow KDF is for
+low-entropy passwords) and lookups stay cheap on every request. The prefix is public and
+indexes the row; the secret is compared in constant time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+
+SCOPES = ("read", "write", "admin")
+_KEY_RE = re.compile(r"^sma_([a-z0-9]{8})_([A-Za-z0-9_-]{43})$")
+
+
+@dataclass(frozen=True, slots=True)
+class NewKey:
+    prefix: str
+    secret_hash: bytes
+    token: str  # shown once to whoever created it; never stored or logged
+
+
+def hash_secret(secret: str) -> bytes:
+    return hashlib.sha256(secret.encode()).digest()
+
+
+def generate_key() -> NewKey:
+    prefix = "".join(secrets.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(8))
+    secret = secrets.token_urlsafe(32)
+    return NewKey(prefix, hash_secret(secret), f"sma_{prefix}_{secret}")
+
+
+def parse_token(token: str) -> tuple[str, str] | None:
+    """(prefix, secret) of a well-formed token, else None."""
+    match = _KEY_RE.match(token)
+    return (match.group(1), match.group(2)) if match else None
+
+
+def secret_matches(secret: str, stored_hash: bytes) -> bool:
+    return hmac.compare_digest(hash_secret(secret), stored_hash)
+
+
+def normalise_scopes(scopes: list[str]) -> list[str]:
+    unknown = sorted(set(scopes) - set(SCOPES))
+    if unknown:
+        raise ValueError(f"unknown scope(s) {', '.join(unknown)}; known: {', '.join(SCOPES)}")
+    # admin implies write implies read
+    if "admin" in scopes:
+        return list(SCOPES)
+    if "write" in scopes:
+        return ["read", "write"]
+    return ["read"]

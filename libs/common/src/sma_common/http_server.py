@@ -1,0 +1,103 @@
+"""The health and metrics routes every service serves, and the request middleware they share.
+
+Routes: `/health/live`, `/health/ready`, `/health/detailed`, `/livez`, `/readyz`, `/metrics`.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Protocol
+
+import orjson
+import structlog
+from aiohttp import web
+from aiohttp.typedefs import Handler
+from prometheus_client import CollectorRegistry, Gauge, Histogram
+
+from sma_common.metrics import make_aiohttp_handler
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_OPS_PATHS = frozenset({"/health/live", "/health/ready", "/health/detailed", "/livez", "/readyz", "/metrics"})
+
+
+class OpsState(Protocol):
+    name: str
+    version: str
+    instance: str
+    state: str
+    started_monotonic: float
+    registry: CollectorRegistry
+
+    async def readiness(self) -> tuple[str, dict[str, object]]: ...
+
+    def details(self) -> dict[str, object]: ...
+
+
+def json_response(body: object, status: int = 200, content_type: str = "application/json") -> web.Response:
+    return web.Response(body=orjson.dumps(body), status=status, content_type=content_type)
+
+
+def add_ops_routes(app: web.Application, service: OpsState) -> None:
+    async def live(_: web.Request) -> web.Response:
+        return json_response({"status": "ok"})
+
+    async def ready(_: web.Request) -> web.Response:
+        status, checks = await service.readiness()
+        return json_response({"status": status, "checks": checks}, 503 if status == "fail" else 200)
+
+    async def detailed(_: web.Request) -> web.Response:
+        status, checks = await service.readiness()
+        body = {
+            "service": service.name,
+            "version": service.version,
+            "instance": service.instance,
+            "state": service.state,
+            "status": status,
+            "uptime_seconds": round(time.monotonic() - service.started_monotonic, 3),
+            "checks": checks,
+            **service.details(),
+        }
+        return json_response(body, 503 if status == "fail" else 200)
+
+    metrics = make_aiohttp_handler(service.registry)
+    for path, handler in (
+        ("/health/live", live), ("/livez", live), ("/health/ready", ready), ("/readyz", ready),
+        ("/health/detailed", detailed), ("/metrics", metrics),
+    ):
+        app.router.add_get(path, handler)
+
+
+def route_template(request: web.Request) -> str:
+    """The matched route's template (`/api/jobs/{id}`), never the raw path (bounded labels)."""
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else "unmatched"
+
+
+def request_metrics_middleware(duration: Histogram, in_flight: Gauge) -> web.middleware:  # type: ignore[valid-type]
+    """Binds a request id to the log context and records duration by route template."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        request_id = request.headers.get(REQUEST_ID_HEADER, "")[:64] or uuid.uuid4().hex
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        started = time.perf_counter()
+        status = 500
+        in_flight.inc()
+        try:
+            response = await handler(request)
+            status = response.status
+            response.headers[REQUEST_ID_HEADER] = request_id
+            return response
+        except web.HTTPException as exc:
+            status = exc.status
+            raise
+        finally:
+            in_flight.dec()
+            if request.path not in _OPS_PATHS:
+                duration.labels(request.method, route_template(request), f"{status // 100}xx").observe(
+                    time.perf_counter() - started
+                )
+            structlog.contextvars.unbind_contextvars("request_id")
+
+    return middleware

@@ -1,0 +1,91 @@
+"""The Kafka consumer as a service resource: manual commits only, lag from its own view.
+
+Lag is `highwater - position` per assigned partition, as seen by this consumer: the admin
+API's group offsets are not reliable on every Kafka-protocol broker (ARCHITECTURE.md).
+"""
+
+from __future__ import annotations
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaConnectionError, KafkaError
+
+from sma_common.kafka.topics import ensure_topics, project_topics
+from sma_common.retry import RetryPolicy
+from sma_common.settings import KafkaSettings
+
+
+class KafkaConsumer:
+    name = "kafka-consumer"
+
+    def __init__(self, settings: KafkaSettings, client_id: str, *, max_poll_records: int = 50) -> None:
+        self._settings = settings
+        self._client_id = client_id
+        self._max_poll_records = max_poll_records
+        self._consumer: AIOKafkaConsumer | None = None
+        self._positions: dict[TopicPartition, int] = {}
+
+    async def start(self) -> None:
+        s = self._settings
+        await ensure_topics(s.kafka_bootstrap_servers, project_topics(s), timeout=s.kafka_connect_timeout_seconds)
+
+        async def connect() -> AIOKafkaConsumer:
+            consumer = AIOKafkaConsumer(
+                s.kafka_commands_topic,
+                bootstrap_servers=s.kafka_bootstrap_servers,
+                client_id=self._client_id,
+                group_id=s.kafka_consumer_group,
+                enable_auto_commit=False,
+                auto_offset_reset="earliest",
+                fetch_max_wait_ms=s.kafka_fetch_max_wait_ms,
+                max_poll_records=self._max_poll_records,
+                session_timeout_ms=30_000,
+                heartbeat_interval_ms=3_000,
+                max_poll_interval_ms=300_000,
+            )
+            try:
+                await consumer.start()
+            except BaseException:
+                await consumer.stop()
+                raise
+            return consumer
+
+        policy = RetryPolicy(on=(KafkaConnectionError, KafkaError, OSError), max_attempts=1000,
+                             max_elapsed=s.kafka_connect_timeout_seconds, base_delay=0.2, max_delay=2.0)
+        self._consumer = await policy.call(connect, what="kafka.consumer_connect")
+
+    async def stop(self) -> None:
+        if self._consumer is not None:
+            await self._consumer.stop()  # leaves the group so partitions move at once
+            self._consumer = None
+
+    @property
+    def consumer(self) -> AIOKafkaConsumer:
+        if self._consumer is None:
+            raise RuntimeError("kafka consumer is not started")
+        return self._consumer
+
+    def note_consumed(self, tp: TopicPartition, offset: int) -> None:
+        """Record that `offset` was handled, for lag accounting."""
+        self._positions[tp] = offset + 1
+
+    def lag(self) -> dict[TopicPartition, int]:
+        if self._consumer is None:
+            return {}
+        out: dict[TopicPartition, int] = {}
+        for tp in self._consumer.assignment():
+            highwater = self._consumer.highwater(tp)
+            position = self._positions.get(tp)
+            if highwater is not None and position is not None:
+                out[tp] = max(0, highwater - position)
+        return out
+
+    def details(self) -> dict[str, object]:
+        if self._consumer is None:
+            return {"started": False}
+        lag = self.lag()
+        return {
+            "started": True,
+            "group": self._settings.kafka_consumer_group,
+            "assigned_partitions": sorted(tp.partition for tp in self._consumer.assignment()),
+            "lag": sum(lag.values()),
+        }

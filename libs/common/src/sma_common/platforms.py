@@ -1,0 +1,44 @@
+"""The platforms SMA tracks and the static facts every service agrees on."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Platform(StrEnum):
+    TWITCH = "twitch"
+    YOUTUBE = "youtube"
+    X = "x"
+    REDDIT = "reddit"
+    BLUESKY = "bluesky"
+    MASTODON = "mastodon"
+
+
+# Accounts one API call can refresh (platform-apis.md). The scheduler batches to these.
+MAX_BATCH_SIZE: dict[Platform, int] = {
+    Platform.TWITCH: 100,
+    Platform.YOUTUBE: 50,
+    Platform.X: 100,
+    Platform.REDDIT: 100,
+    Platform.BLUESKY: 25,
+    Platform.MASTODON: 40,
+}
+
+# The contract's metric catalogue (ARCHITECTURE.md), with the smallint ids stored in Postgres.
+METRIC_IDS: dict[str, int] = {
+    "followers": 1,
+    "following": 2,
+    "posts": 3,
+    "listed": 4,
+    "subscribers": 5,
+    "views": 6,
+    "videos": 7,
+    "live_viewers": 8,
+    "is_live": 9,
+    "karma_link": 10,
+    "karma_comment": 11,
+    "karma_total": 12,
+    "active_users": 13,
+}
+
+EXECUTION_STATUSES = ("success", "failed", "rate_limited", "auth_error", "not_found", "timeout")
