@@ -1,0 +1,50 @@
+"""A server subprocess we own: started in its own session, stopped by signal, then killed."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+from pathlib import Path
+from typing import Any
+
+
+class ManagedProcess:
+    def __init__(self, name: str, argv: list[str], log_path: Path, *, env: dict[str, str] | None = None,
+                 stop_signal: int = signal.SIGTERM, popen_kwargs: dict[str, Any] | None = None) -> None:
+        self.name, self.argv, self.log_path = name, argv, log_path
+        self.env, self.stop_signal = env, stop_signal
+        self.popen_kwargs = popen_kwargs or {}
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc else None
+
+    def start(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                self.argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                env=self.env, start_new_session=True, **self.popen_kwargs,
+            )
+
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    async def stop(self, timeout: float = 15.0) -> int | None:
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        self.proc.send_signal(self.stop_signal)
+        try:
+            return await asyncio.wait_for(asyncio.to_thread(self.proc.wait), timeout)
+        except TimeoutError:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            return await asyncio.to_thread(self.proc.wait)

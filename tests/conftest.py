@@ -1,0 +1,6 @@
+"""Test configuration: real servers for the whole session, isolated state per test."""
+
+pytest_plugins = [
+    "tests.fixtures.servers",
+    "tests.fixtures.services",
+]
