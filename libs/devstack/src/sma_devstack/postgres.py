@@ -6,6 +6,7 @@ containers) the server runs as an unprivileged system user created on first use.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import os
 import pwd
 import shutil
@@ -14,8 +15,6 @@ import stat
 import subprocess
 from pathlib import Path
 from typing import Any
-
-import importlib.util
 
 import asyncpg
 

@@ -1,0 +1,55 @@
+"""Reading untrusted platform JSON: typed accessors shared by every platform's `parse.py`.
+
+A figure the platform omits or hides is `None` (never 0). A body of the wrong shape raises
+`MalformedResponse`, so a platform change shows up as a failed fetch instead of bad points.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+from sma_common.errors import UpstreamUnavailable
+
+
+class MalformedResponse(UpstreamUnavailable):
+    """The platform answered with a body this client cannot read."""
+
+
+def as_mapping(value: object, what: str) -> Mapping[str, object]:
+    if not isinstance(value, Mapping):
+        raise MalformedResponse(f"{what}: expected an object, got {type(value).__name__}")
+    return value
+
+
+def as_list(value: object, what: str) -> list[object]:
+    if not isinstance(value, list):
+        raise MalformedResponse(f"{what}: expected an array, got {type(value).__name__}")
+    return value
+
+
+def get_str(mapping: Mapping[str, object], key: str) -> str | None:
+    value = mapping.get(key)
+    return value if isinstance(value, str) and value else None
+
+
+def require_str(mapping: Mapping[str, object], key: str, what: str) -> str:
+    value = get_str(mapping, key)
+    if value is None:
+        raise MalformedResponse(f"{what}: missing string field {key!r}")
+    return value
+
+
+def get_count(mapping: Mapping[str, object], key: str) -> float | None:
+    """A non-negative count, from a JSON number or a numeric string (YouTube sends strings)."""
+    value = mapping.get(key)
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        try:
+            value = int(value.strip())
+        except ValueError:
+            return None
+    if isinstance(value, int | float) and math.isfinite(value) and value >= 0:
+        return float(value)
+    return None

@@ -1,0 +1,63 @@
+"""Composition root of the collector: the one place its parts are built and wired."""
+
+from __future__ import annotations
+
+from sma_collector import __version__
+from sma_collector.consumer_loop import ConsumerLoop
+from sma_collector.handler import CommandHandler
+from sma_collector.metrics import CollectorMetrics
+from sma_collector.settings import CollectorSettings
+from sma_common.clock import Clock, SystemClock
+from sma_common.db import DatabasePool, HeartbeatWriter
+from sma_common.kafka import KafkaConsumer, KafkaProducer
+from sma_common.metrics import create_registry
+from sma_common.service import Service
+from sma_platforms import build_adapters
+
+
+class _Adapters:
+    """The platform adapters as a resource, so their HTTP sessions close with the service."""
+
+    name = "platform-adapters"
+
+    def __init__(self, settings: CollectorSettings) -> None:
+        self.adapters = build_adapters(settings)
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        for adapter in self.adapters.values():
+            await adapter.close()
+
+    def details(self) -> dict[str, object]:
+        return {p.value: ("configured" if a.is_configured else "unconfigured") for p, a in self.adapters.items()}
+
+
+def build(settings: CollectorSettings, clock: Clock | None = None) -> Service:
+    clock = clock or SystemClock()
+    registry = create_registry("collector", __version__)
+    service = Service("collector", version=__version__, instance=settings.instance, registry=registry,
+                      http_host=settings.http_host, http_port=settings.http_port,
+                      drain_timeout=settings.drain_timeout_seconds)
+    metrics = CollectorMetrics.create(registry)
+    db = DatabasePool(settings, application_name="sma-collector")
+    adapters = _Adapters(settings)
+    producer = KafkaProducer(settings, client_id=f"sma-collector-{settings.instance}")
+    consumer = KafkaConsumer(settings, client_id=f"sma-collector-{settings.instance}",
+                             max_poll_records=settings.collector_max_poll_records)
+    handler = CommandHandler(db, adapters.adapters, metrics, clock, settings.instance)
+    loop = ConsumerLoop(settings, consumer, producer, handler, metrics)
+    heartbeat = HeartbeatWriter(db, "collector", settings.instance, consumer.details)
+
+    # Start order: pool and adapters before the consumer joins the group; stop order is the
+    # reverse, so the consumer leaves the group before the pool closes.
+    for resource in (db, adapters, producer, consumer):
+        service.add_resource(resource)
+    service.add_check(db.check())
+    service.add_details("database_pool", db.details)
+    service.add_details("consumer", consumer.details)
+    service.add_details("platforms", adapters.details)
+    service.add_loop("consume", loop.run)
+    service.add_loop("heartbeat", heartbeat.run)
+    return service

@@ -1,0 +1,82 @@
+"""Handling one fetch command: skip what is already recorded, fetch once per batch, persist.
+
+The stages: decode (in the consumer) → drop jobs already recorded for this dispatch → fetch
+through the platform adapter (which classifies every item's outcome) → persist executions and
+points in one transaction. Every job of a command ends with exactly one execution row.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from datetime import datetime
+
+import structlog
+
+from sma_collector.metrics import CollectorMetrics
+from sma_collector.repository import CommandRecord, ExecutionRow, record_command, recorded_jobs
+from sma_common.clock import Clock
+from sma_common.db import DatabasePool
+from sma_common.messages import FetchCommand
+from sma_common.platforms import Platform
+from sma_platforms import FetchResult, FetchTarget, ItemResult, Outcome, PlatformAdapter
+
+log = structlog.get_logger(__name__)
+
+
+class CommandHandler:
+    def __init__(self, db: DatabasePool, adapters: Mapping[Platform, PlatformAdapter], metrics: CollectorMetrics,
+                 clock: Clock, instance: str) -> None:
+        self._db, self._adapters, self._metrics = db, adapters, metrics
+        self._clock, self._instance = clock, instance
+
+    async def handle(self, command: FetchCommand) -> None:
+        platform = command.platform.value
+        done = await recorded_jobs(self._db.pool, [i.job_id for i in command.items], command.scheduled_for)
+        targets = [
+            FetchTarget(i.job_id, i.account_id, i.external_id, i.handle) for i in command.items if i.job_id not in done
+        ]
+        if not targets:
+            self._metrics.commands.labels(platform, "duplicate").inc()
+            return
+        started = self._clock.now()
+        if started > command.deadline:
+            result = _uniform(targets, Outcome.TIMEOUT, "command expired before it was fetched", started)
+            kind = "expired"
+        else:
+            result = await self._fetch(command.platform, targets)
+            kind = "processed"
+        finished = self._clock.now()
+        rows = tuple(_row(t, result.items[t.job_id]) for t in targets)
+        executions, points = await record_command(self._db.pool, CommandRecord(
+            platform, command.command_id, command.scheduled_for, started, finished, result.observed_at,
+            result.api_calls, self._instance, rows,
+        ))
+        self._metrics.commands.labels(platform, kind).inc()
+        self._metrics.api_calls.labels(platform).inc(result.api_calls)
+        self._metrics.points_written.labels(platform).inc(points)
+        for row in rows:
+            self._metrics.executions.labels(platform, row.status).inc()
+        log.info("collector.command_done", jobs=len(targets), executions=executions, points=points,
+                 api_calls=result.api_calls)
+
+    async def _fetch(self, platform: Platform, targets: list[FetchTarget]) -> FetchResult:
+        adapter = self._adapters.get(platform)
+        if adapter is None or not adapter.is_configured:
+            return _uniform(targets, Outcome.FAILED, f"platform {platform.value} is not configured", self._clock.now())
+        started = time.perf_counter()
+        try:
+            return await adapter.fetch(targets)
+        finally:
+            self._metrics.fetch_duration.labels(platform.value).observe(time.perf_counter() - started)
+
+
+def _uniform(targets: list[FetchTarget], outcome: Outcome, error: str, at: datetime) -> FetchResult:
+    return FetchResult(items={t.job_id: ItemResult(outcome, (), error) for t in targets}, api_calls=0, observed_at=at)
+
+
+def _row(target: FetchTarget, item: ItemResult) -> ExecutionRow:
+    return ExecutionRow(
+        target.job_id, target.account_id, item.outcome.value, item.error,
+        tuple((o.metric, o.value) for o in item.observations),
+    )

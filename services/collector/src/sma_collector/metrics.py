@@ -1,0 +1,41 @@
+"""The collector's metrics, declared once against the service registry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from sma_common.metrics import LATENCY_BUCKETS
+
+
+@dataclass(frozen=True)
+class CollectorMetrics:
+    commands: Counter
+    executions: Counter
+    points_written: Counter
+    api_calls: Counter
+    fetch_duration: Histogram
+    consumer_lag: Gauge
+    dead_letters: Counter
+
+    @classmethod
+    def create(cls, registry: CollectorRegistry) -> CollectorMetrics:
+        return cls(
+            commands=Counter("sma_collector_commands_total",
+                             "Fetch commands handled, by platform and result (processed, duplicate, expired).",
+                             ["platform", "result"], registry=registry),
+            executions=Counter("sma_collector_executions_total", "Job executions recorded, by platform and status.",
+                               ["platform", "status"], registry=registry),
+            points_written=Counter("sma_collector_points_written_total", "Metric points written, by platform.",
+                                   ["platform"], registry=registry),
+            api_calls=Counter("sma_collector_api_calls_total", "Platform API calls made, by platform.",
+                              ["platform"], registry=registry),
+            fetch_duration=Histogram("sma_collector_fetch_duration_seconds",
+                                     "Time to fetch one command's batch from the platform.", ["platform"],
+                                     buckets=LATENCY_BUCKETS, registry=registry),
+            consumer_lag=Gauge("sma_collector_consumer_lag_messages",
+                               "Messages not yet consumed on this collector's assigned partitions.", registry=registry),
+            dead_letters=Counter("sma_collector_dead_letters_total",
+                                 "Undecodable commands sent to the dead-letter topic.", registry=registry),
+        )

@@ -1,0 +1,43 @@
+"""SQL of the scheduler: claim due jobs without blocking other replicas, advance them."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import asyncpg
+
+from sma_common.platforms import Platform
+from sma_scheduler.planning import DueJob
+
+# SKIP LOCKED: a row another replica has claimed in its open transaction is skipped, not waited
+# for, so any number of schedulers share the due set without dispatching a job twice.
+CLAIM_DUE_JOBS = """
+SELECT j.id, j.account_id, j.platform, a.external_id, a.handle, j.interval_minutes, j.next_run_at
+FROM monitoring_jobs j
+JOIN accounts a ON a.id = j.account_id
+WHERE j.status = 'active' AND j.next_run_at <= $1
+ORDER BY j.next_run_at
+LIMIT $2
+FOR UPDATE OF j SKIP LOCKED
+"""
+
+ADVANCE_JOBS = """
+UPDATE monitoring_jobs AS j
+SET next_run_at = u.next_run_at, last_dispatched_at = $3, updated_at = now()
+FROM unnest($1::uuid[], $2::timestamptz[]) AS u(id, next_run_at)
+WHERE j.id = u.id
+"""
+
+
+async def claim_due_jobs(conn: asyncpg.Connection, now: datetime, limit: int) -> list[DueJob]:
+    rows = await conn.fetch(CLAIM_DUE_JOBS, now, limit)
+    return [
+        DueJob(r["id"], r["account_id"], Platform(r["platform"]), r["external_id"], r["handle"],
+               r["interval_minutes"], r["next_run_at"])
+        for r in rows
+    ]
+
+
+async def advance_jobs(conn: asyncpg.Connection, next_runs: dict[uuid.UUID, datetime], now: datetime) -> None:
+    await conn.execute(ADVANCE_JOBS, list(next_runs), list(next_runs.values()), now)

@@ -1,0 +1,99 @@
+"""One scheduler tick, and the loop that runs ticks until the service stops.
+
+A tick claims due jobs, produces their commands and waits for the broker's acknowledgement,
+then advances `next_run_at`, all inside one database transaction: if the process dies or the
+produce fails before the commit, the jobs stay due and the next tick (of any replica)
+dispatches them again. At-least-once; the collector's writes are idempotent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import asyncpg
+import structlog
+from aiokafka.errors import KafkaError
+
+from sma_common.clock import Clock
+from sma_common.db import DatabasePool
+from sma_common.kafka import KafkaProducer
+from sma_common.messages import encode_command
+from sma_common.service import sleep_or_stop
+from sma_scheduler.metrics import SchedulerMetrics
+from sma_scheduler.planning import plan_commands
+from sma_scheduler.repository import advance_jobs, claim_due_jobs
+from sma_scheduler.settings import SchedulerSettings
+
+log = structlog.get_logger(__name__)
+
+# Failures a tick survives (the next tick retries); anything else is a bug and stops the service.
+TRANSIENT_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError, KafkaError)
+
+
+@dataclass(frozen=True, slots=True)
+class TickResult:
+    jobs: int
+    commands: int
+
+
+class Ticker:
+    def __init__(self, settings: SchedulerSettings, db: DatabasePool, producer: KafkaProducer,
+                 metrics: SchedulerMetrics, clock: Clock) -> None:
+        self._settings, self._db, self._producer = settings, db, producer
+        self._metrics, self._clock = metrics, clock
+        self.last_tick_at: datetime | None = None
+        self.last_result: TickResult | None = None
+        self.consecutive_errors = 0
+
+    async def tick(self) -> TickResult:
+        s = self._settings
+        async with self._db.pool.acquire() as conn, conn.transaction():
+            now = self._clock.now()
+            due = await claim_due_jobs(conn, now, s.scheduler_claim_limit)
+            if not due:
+                return TickResult(0, 0)
+            plan = plan_commands(due, now, timedelta(seconds=s.scheduler_command_deadline_seconds))
+            await self._producer.send_batch(
+                s.kafka_commands_topic, [(c.command_id.encode(), encode_command(c)) for c in plan.commands]
+            )
+            await advance_jobs(conn, plan.next_runs, now)
+        for job in due:
+            self._metrics.jobs_dispatched.labels(job.platform.value).inc()
+            self._metrics.dispatch_lag.labels(job.platform.value).observe((now - job.next_run_at).total_seconds())
+        for command in plan.commands:
+            self._metrics.commands_dispatched.labels(command.platform.value).inc()
+        log.info("scheduler.dispatched", jobs=len(due), commands=len(plan.commands))
+        return TickResult(len(due), len(plan.commands))
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        while not stopping.is_set():
+            started = time.perf_counter()
+            try:
+                result = await self.tick()
+            except TRANSIENT_ERRORS as exc:
+                self.consecutive_errors += 1
+                self._metrics.ticks.labels("error").inc()
+                log.warning("scheduler.tick_failed", error=repr(exc), consecutive=self.consecutive_errors)
+                # Back off while a dependency is down, without giving up.
+                backoff = min(30.0, self._settings.scheduler_tick_seconds * 2**self.consecutive_errors)
+                await sleep_or_stop(stopping, backoff)
+                continue
+            self.consecutive_errors = 0
+            self.last_tick_at, self.last_result = self._clock.now(), result
+            self._metrics.ticks.labels("ok").inc()
+            self._metrics.tick_duration.observe(time.perf_counter() - started)
+            self._metrics.last_tick.set(time.time())
+            # A full claim means more is due: go again at once instead of waiting a tick.
+            if result.jobs < self._settings.scheduler_claim_limit:
+                await sleep_or_stop(stopping, self._settings.scheduler_tick_seconds)
+
+    def details(self) -> dict[str, object]:
+        return {
+            "last_tick_at": self.last_tick_at.isoformat() if self.last_tick_at else None,
+            "last_tick_jobs": self.last_result.jobs if self.last_result else None,
+            "last_tick_commands": self.last_result.commands if self.last_result else None,
+            "consecutive_errors": self.consecutive_errors,
+        }
