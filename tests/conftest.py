@@ -1,6 +1,7 @@
 """Test configuration: real servers for the whole session, isolated state per test."""
 
 pytest_plugins = [
+    "tests.fixtures.environment",
     "tests.fixtures.servers",
     "tests.fixtures.services",
 ]

@@ -13,6 +13,8 @@ import re
 import secrets
 from dataclasses import dataclass
 
+import asyncpg
+
 SCOPES = ("read", "write", "admin")
 _KEY_RE = re.compile(r"^sma_([a-z0-9]{8})_([A-Za-z0-9_-]{43})$")
 
@@ -54,3 +56,17 @@ def normalise_scopes(scopes: list[str]) -> list[str]:
     if "write" in scopes:
         return ["read", "write"]
     return ["read"]
+
+
+INSERT_KEY = """
+INSERT INTO api_keys (name, prefix, secret_hash, scopes) VALUES ($1, $2, $3, $4)
+RETURNING id, name, prefix, scopes, created_at
+"""
+
+
+async def create_key(conn: asyncpg.Connection, name: str, scopes: list[str]) -> tuple[asyncpg.Record, str]:
+    """Insert a new key; returns its row and the token, which is shown once and never stored."""
+    key = generate_key()
+    row = await conn.fetchrow(INSERT_KEY, name, key.prefix, key.secret_hash, normalise_scopes(scopes))
+    assert row is not None
+    return row, key.token

@@ -1,0 +1,1 @@
+"""One module per `sma` command group; each registers its sub-parsers."""

@@ -1,0 +1,122 @@
+"""Bearer API keys: token parsing, hashed constant-time verification, scopes, and the middleware
+that guards `/api/*` (401 without or with a bad key, 403 without the scope a route needs).
+
+Scopes nest: `admin` grants `write`, which grants `read`. Reads (GET, HEAD) need `read`, changes
+need `write`, key management needs `admin`. `last_used_at` is written at most once per interval
+per key, so authenticating never turns every read into a database write.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
+
+from sma_common.api_keys import parse_token, secret_matches
+from sma_common.db import DatabasePool
+from sma_gateway.problem import ProblemError
+from sma_gateway.repositories import api_keys
+
+Scope = Literal["read", "write", "admin"]
+_SCOPE_RANK: dict[str, int] = {"read": 0, "write": 1, "admin": 2}
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+PROTECTED_PREFIX = "/api/"
+KEYS_PREFIX = "/api/keys"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    key_id: int
+    name: str
+    scopes: tuple[str, ...]
+
+
+PRINCIPAL = web.RequestKey("principal", Principal)
+
+
+def parse_bearer(header: str | None) -> tuple[str, str] | None:
+    """(prefix, secret) from `Authorization: Bearer sma_<prefix>_<secret>`, else None."""
+    if not header:
+        return None
+    scheme, _, token = header.strip().partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return parse_token(token.strip())
+
+
+def required_scope(method: str, path: str) -> Scope:
+    if path == KEYS_PREFIX or path.startswith(KEYS_PREFIX + "/"):
+        return "admin"
+    return "read" if method.upper() in _SAFE_METHODS else "write"
+
+
+def grants(scopes: Sequence[str], required: Scope) -> bool:
+    needed = _SCOPE_RANK[required]
+    return any(_SCOPE_RANK.get(scope, -1) >= needed for scope in scopes)
+
+
+class LastUsedThrottle:
+    """Remembers, in this process, when each key's `last_used_at` was last written."""
+
+    def __init__(self, interval_seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._interval = interval_seconds
+        self._clock = clock
+        self._written: dict[int, float] = {}
+
+    def due(self, key_id: int) -> bool:
+        """True (and recorded as written) when the key was not stamped within the interval."""
+        now = self._clock()
+        last = self._written.get(key_id)
+        if last is not None and now - last < self._interval:
+            return False
+        self._written[key_id] = now
+        return True
+
+
+def _unauthorized(detail: str, error: str | None = None) -> ProblemError:
+    challenge = f'Bearer realm="sma", error="{error}"' if error else 'Bearer realm="sma"'
+    return ProblemError(401, detail, kind="unauthorized", headers={"WWW-Authenticate": challenge})
+
+
+class KeyAuthenticator:
+    """Verifies bearer tokens against `api_keys` (by prefix, then constant-time hash compare)."""
+
+    def __init__(self, db: DatabasePool, throttle: LastUsedThrottle, last_used_interval_seconds: float) -> None:
+        self._db = db
+        self._throttle = throttle
+        self._interval = last_used_interval_seconds
+
+    async def authenticate(self, authorization: str | None) -> Principal:
+        if not authorization:
+            raise _unauthorized("An API key is required: send 'Authorization: Bearer <key>'.")
+        parsed = parse_bearer(authorization)
+        if parsed is None:
+            raise _unauthorized("The Authorization header is not 'Bearer sma_<prefix>_<secret>'.", "invalid_token")
+        prefix, secret = parsed
+        stored = await api_keys.find_active_key(self._db.pool, prefix)
+        if stored is None or not secret_matches(secret, stored.secret_hash):
+            raise _unauthorized("The API key is unknown or revoked.", "invalid_token")
+        if self._throttle.due(stored.id):
+            await api_keys.touch_last_used(self._db.pool, stored.id, self._interval)
+        return Principal(stored.id, stored.name, stored.scopes)
+
+
+def auth_middleware(authenticator: KeyAuthenticator) -> Middleware:
+    """Guards `/api/*`; health, readiness and metrics stay open, unknown routes fall through to 404."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if not request.path.startswith(PROTECTED_PREFIX) or request.match_info.http_exception is not None:
+            return await handler(request)
+        principal = await authenticator.authenticate(request.headers.get("Authorization"))
+        needed = required_scope(request.method, request.path)
+        if not grants(principal.scopes, needed):
+            raise ProblemError(403, f"This API key lacks the '{needed}' scope.", kind="forbidden")
+        request[PRINCIPAL] = principal
+        return await handler(request)
+
+    return middleware

@@ -1,0 +1,2 @@
+"""SQL of the gateway, one module per table family. Every query is parameterised; handlers never
+hold SQL."""

@@ -1,0 +1,180 @@
+"""Request and response models of the HTTP API: what clients send, and what they get back."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Literal, Self
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from sma_common.platforms import METRIC_IDS, Platform
+
+JobStatus = Literal["active", "paused"]
+ExecutionStatus = Literal["success", "failed", "rate_limited", "auth_error", "not_found", "timeout"]
+Resolution = Literal["raw", "hour", "day"]
+
+MAX_INTERVAL_MINUTES = 10080
+_MAX_BIGINT = 2**63 - 1
+# A `+` in an unencoded query string arrives as a space: "...T10:00:00 02:00" means "+02:00".
+_SPACE_BEFORE_OFFSET = re.compile(r"(\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) (\d{2}:?\d{2})$")
+
+
+class _Body(BaseModel):
+    """A JSON request body: unknown fields are an error, numbers must be numbers."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class _Query(BaseModel):
+    """Query-string parameters: unknown ones are ignored, values arrive as strings."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, str_strip_whitespace=True)
+
+
+class _Response(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+# -- requests ----------------------------------------------------------------------------------
+class JobCreate(_Body):
+    platform: Platform
+    account: str = Field(min_length=1, max_length=512, description="handle, profile URL or platform id")
+    interval_minutes: int = Field(default=15, ge=1, le=MAX_INTERVAL_MINUTES, strict=True)
+
+
+class JobUpdate(_Body):
+    """PUT and PATCH body: any subset of the changeable fields, at least one."""
+
+    interval_minutes: int | None = Field(default=None, ge=1, le=MAX_INTERVAL_MINUTES, strict=True)
+    status: JobStatus | None = None
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> Self:
+        if self.interval_minutes is None and self.status is None:
+            raise ValueError("set at least one of interval_minutes, status")
+        return self
+
+
+class PageQuery(_Query):
+    limit: int | None = Field(default=None, ge=1)
+    cursor: str | None = Field(default=None, min_length=1, max_length=512)
+
+
+class JobListQuery(PageQuery):
+    platform: Platform | None = None
+    status: JobStatus | None = None
+    account_id: int | None = Field(default=None, ge=1, le=_MAX_BIGINT)
+
+
+class ExecutionListQuery(PageQuery):
+    status: ExecutionStatus | None = None
+
+
+class AccountListQuery(PageQuery):
+    platform: Platform | None = None
+
+
+class MetricsQuery(_Query):
+    metric: str
+    start: datetime | None = Field(default=None, alias="from")
+    end: datetime | None = Field(default=None, alias="to")
+    resolution: Resolution = "raw"
+    limit: int | None = Field(default=None, ge=1)
+
+    @field_validator("metric")
+    @classmethod
+    def _known_metric(cls, value: str) -> str:
+        if value not in METRIC_IDS:
+            raise ValueError(f"unknown metric {value!r}; known: {', '.join(METRIC_IDS)}")
+        return value
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _restore_plus(cls, value: object) -> object:
+        return _SPACE_BEFORE_OFFSET.sub(r"\1+\2", value) if isinstance(value, str) else value
+
+    @field_validator("start", "end")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.start is not None and self.end is not None and self.start >= self.end:
+            raise ValueError("'from' must be before 'to'")
+        return self
+
+
+# -- responses ---------------------------------------------------------------------------------
+class JobOut(_Response):
+    id: UUID
+    account_id: int
+    platform: Platform
+    handle: str
+    display_name: str | None
+    external_id: str
+    interval_minutes: int
+    status: JobStatus
+    next_run_at: datetime
+    last_run_at: datetime | None
+    last_status: ExecutionStatus | None
+    consecutive_failures: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class ExecutionOut(_Response):
+    id: UUID
+    job_id: UUID
+    scheduled_for: datetime
+    started_at: datetime
+    finished_at: datetime
+    status: ExecutionStatus
+    error: str | None
+    api_calls: int
+    points_written: int
+    collector_instance: str | None
+
+
+class AccountOut(_Response):
+    id: int
+    platform: Platform
+    external_id: str
+    handle: str
+    display_name: str | None
+    job_id: UUID | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class LatestValue(_Response):
+    ts: datetime
+    value: float
+
+
+class AccountDetail(AccountOut):
+    latest: dict[str, LatestValue]
+
+
+class MetricPoint(_Response):
+    ts: datetime
+    value: float
+
+
+class MetricBucket(MetricPoint):
+    """One hour or day; `value` is the bucket's last value."""
+
+    min: float
+    max: float
+    first: float
+    last: float
+    count: int
+
+
+class PlatformOut(_Response):
+    platform: Platform
+    configured: bool

@@ -1,0 +1,51 @@
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from sma_common.platforms import Platform
+from sma_scheduler.planning import DueJob, next_run_after, plan_commands
+
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+
+
+def job(platform: Platform, due: datetime = NOW, interval: int = 15) -> DueJob:
+    return DueJob(uuid.uuid4(), 1, platform, "123", "name", interval, due)
+
+
+@pytest.mark.parametrize(
+    ("due_at", "interval", "expected"),
+    [
+        (NOW, 15, NOW + timedelta(minutes=15)),  # on time
+        (NOW - timedelta(minutes=5), 15, NOW + timedelta(minutes=10)),  # a bit late: keeps its phase
+        (NOW - timedelta(minutes=15), 15, NOW + timedelta(minutes=15)),  # exactly one interval late
+        (NOW - timedelta(hours=10, minutes=1), 60, NOW + timedelta(minutes=59)),  # 10 missed: runs once
+        (NOW + timedelta(minutes=1), 15, NOW + timedelta(minutes=16)),  # run-now before its slot
+    ],
+)
+def test_next_run_after(due_at: datetime, interval: int, expected: datetime) -> None:
+    assert next_run_after(due_at, interval, NOW) == expected
+
+
+def test_commands_batch_per_platform_up_to_batch_size() -> None:
+    due = [job(Platform.TWITCH) for _ in range(250)] + [job(Platform.BLUESKY) for _ in range(30)]
+    plan = plan_commands(due, NOW, timedelta(minutes=5))
+    sizes = sorted((c.platform.value, len(c.items)) for c in plan.commands)
+    assert sizes == [("bluesky", 5), ("bluesky", 25), ("twitch", 50), ("twitch", 100), ("twitch", 100)]
+    assert {i.job_id for c in plan.commands for i in c.items} == {j.job_id for j in due}
+    assert set(plan.next_runs) == {j.job_id for j in due}
+    assert all(c.scheduled_for == NOW and c.deadline == NOW + timedelta(minutes=5) for c in plan.commands)
+
+
+def test_command_ids_are_deterministic() -> None:
+    due = [job(Platform.TWITCH) for _ in range(3)]
+    first = plan_commands(due, NOW, timedelta(minutes=5)).commands
+    again = plan_commands(list(reversed(due)), NOW, timedelta(minutes=5)).commands
+    later = plan_commands(due, NOW + timedelta(seconds=1), timedelta(minutes=5)).commands
+    assert first[0].command_id == again[0].command_id
+    assert first[0].command_id != later[0].command_id
+
+
+def test_nothing_due_plans_nothing() -> None:
+    plan = plan_commands([], NOW, timedelta(minutes=5))
+    assert plan.commands == () and plan.next_runs == {}
