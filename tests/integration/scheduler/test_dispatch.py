@@ -53,9 +53,8 @@ async def test_due_jobs_are_dispatched_once_and_advanced(db: asyncpg.Pool, datab
     service = build(settings(database_url, kafka))
     async with running(service) as url:
         commands = await consume_commands(kafka, expected_items=3)
-        async with aiohttp.ClientSession() as http:
-            async with http.get(f"{url}/metrics") as resp:
-                exposition = await resp.text()
+        async with aiohttp.ClientSession() as http, http.get(f"{url}/metrics") as resp:
+            exposition = await resp.text()
     assert [c.platform.value for c in commands] == ["twitch"]
     assert sorted(i.job_id for i in commands[0].items) == sorted(due)
     rows = {r["id"]: r for r in await db.fetch("SELECT id, next_run_at, last_dispatched_at FROM monitoring_jobs")}

@@ -88,8 +88,12 @@ class Service:
         self._details: dict[str, DetailsFn] = {}
         self._stopping: asyncio.Event | None = None
         self._bound_port: int | None = None
-        duration, in_flight = http_metrics(registry)
-        self.app = app or web.Application(middlewares=[request_metrics_middleware(duration, in_flight)])
+        if app is None:
+            duration, in_flight = http_metrics(registry)
+            app = web.Application(middlewares=[request_metrics_middleware(duration, in_flight)])
+        # An app passed in brings its own middlewares, request metrics included (registering
+        # http_metrics here too would duplicate them in the registry).
+        self.app = app
         add_ops_routes(self.app, self)
 
     # -- composition -------------------------------------------------------------------------
@@ -204,15 +208,21 @@ class Service:
         except Exception:
             log.exception("service.resource_stop_failed", resource=resource.name)
 
+    async def _guarded(self, loop: _Loop) -> None:
+        await loop.fn(self.stopping)
+        if not self.stopping.is_set():
+            raise RuntimeError(f"loop {loop.name} returned before the service was asked to stop")
+
     async def _run_loops(self) -> int:
-        tasks = {asyncio.create_task(lp.fn(self.stopping), name=lp.name): lp for lp in self._loops}
+        tasks = {asyncio.create_task(self._guarded(lp), name=lp.name): lp for lp in self._loops}
         stop_wait = asyncio.create_task(self.stopping.wait())
         done, _ = await asyncio.wait({*tasks, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
         exit_code = 0
         for task in done - {stop_wait}:
-            exit_code = 1
             exc = None if task.cancelled() else task.exception()
-            log.error("service.loop_ended", loop=tasks[task].name, error=repr(exc) if exc else "returned early")
+            if exc is not None:
+                exit_code = 1
+                log.error("service.loop_failed", loop=tasks[task].name, error=repr(exc), exc_info=exc)
         self.request_stop()
         stop_wait.cancel()
         pending = {t for t in tasks if not t.done()}

@@ -70,7 +70,8 @@ class FetchResult:
         api_calls: HTTP requests sent to the platform's API for this batch, retries included
             (token requests are not API calls: they do not spend the API's rate budget).
         observed_at: when the figures were read (tz-aware UTC); the timestamp of every point.
-        rate_limit: the last rate-limit state the platform reported during the batch, if any.
+        rate_limit: the tightest rate-limit state the platform reported during the batch
+            (fewest requests remaining), if it reported any.
     """
 
     items: dict[uuid.UUID, ItemResult]

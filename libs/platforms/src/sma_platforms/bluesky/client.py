@@ -1,0 +1,111 @@
+"""The Bluesky adapter: batch fetch of followers, following and posts through the public AppView
+(`app.bsky.actor.getProfiles`, 25 actors a call, no auth) and resolving a handle, DID or
+profile URL to the DID through `app.bsky.actor.getProfile`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+
+from sma_common.clock import Clock, SystemClock
+from sma_common.errors import NotFound, SmaError
+from sma_common.platforms import MAX_BATCH_SIZE, Platform
+from sma_common.settings import PlatformSettings
+from sma_platforms.base import FetchResult, FetchTarget, Outcome, ResolvedAccount
+from sma_platforms.batch import BatchResults, chunked, halts_batch
+from sma_platforms.bluesky.parse import (
+    BlueskyProfile,
+    is_actor,
+    parse_actor_ref,
+    parse_profile,
+    parse_profiles,
+    refine_outcome,
+)
+from sma_platforms.http import CallLog, HttpClient, Params, UpstreamRejected, classify, error_for
+from sma_platforms.ratelimit import RateLimitFormat
+
+RATE_LIMIT_FORMAT = RateLimitFormat(prefix="ratelimit-", reset="epoch")
+
+
+class BlueskyAdapter:
+    """`PlatformAdapter` for Bluesky (see the module docstring). Always configured."""
+
+    platform = Platform.BLUESKY
+    max_batch_size = MAX_BATCH_SIZE[Platform.BLUESKY]
+
+    def __init__(
+        self,
+        settings: PlatformSettings,
+        *,
+        clock: Clock | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._clock = clock or SystemClock()
+        self._api = settings.bluesky_api_base.rstrip("/")
+        self._http = HttpClient(
+            timeout_seconds=settings.platform_request_timeout_seconds,
+            max_retries=settings.platform_max_retries,
+            rate_limit_format=RATE_LIMIT_FORMAT,
+            clock=self._clock,
+            sleep=sleep,
+        )
+
+    @property
+    def is_configured(self) -> bool:
+        return True
+
+    async def close(self) -> None:
+        await self._http.close()
+
+    async def fetch(self, targets: Sequence[FetchTarget]) -> FetchResult:
+        observed_at = self._clock.now()
+        log, results = CallLog(), BatchResults(targets)
+        results.fail(
+            [t for t in targets if not is_actor(t.external_id)], Outcome.NOT_FOUND, "not a Bluesky DID or handle"
+        )
+        for chunk in chunked(results.pending(), self.max_batch_size):
+            if results.pending(chunk):
+                await self._fetch_chunk(chunk, results, log)
+        return results.build(log, observed_at)
+
+    async def _fetch_chunk(self, chunk: Sequence[FetchTarget], results: BatchResults, log: CallLog) -> None:
+        actors = list(dict.fromkeys(t.external_id for t in chunk))
+        try:
+            body = await self._get("app.bsky.actor.getProfiles", [("actors", a) for a in actors], log)
+            profiles = parse_profiles(body)
+        except SmaError as exc:
+            results.fail_with(results.pending() if halts_batch(exc) else chunk, exc)
+            return
+        index = _index(profiles)
+        for target in chunk:
+            profile = index.get(target.external_id) or index.get(target.external_id.lower())
+            if profile is None:
+                results.fail([target], Outcome.NOT_FOUND, "no such Bluesky account (absent from getProfiles)")
+            else:
+                results.succeed(target, profile.observations)
+
+    async def resolve(self, account: str) -> ResolvedAccount:
+        actor = parse_actor_ref(account)
+        try:
+            profile = parse_profile(await self._get("app.bsky.actor.getProfile", [("actor", actor)], CallLog()))
+        except UpstreamRejected as exc:
+            raise NotFound(f"Bluesky rejected actor {actor!r}: {exc}") from exc
+        return ResolvedAccount(Platform.BLUESKY, profile.did, profile.handle, profile.display_name)
+
+    async def _get(self, method: str, params: Params, log: CallLog) -> object:
+        """One XRPC query; raises the classified error for anything but a success."""
+        reply = await self._http.request("GET", f"{self._api}/{method}", log=log, params=params)
+        outcome = classify(reply.status, reply.body, refine=refine_outcome)
+        if outcome is not Outcome.SUCCESS:
+            raise error_for(reply, outcome)
+        return reply.body
+
+
+def _index(profiles: list[BlueskyProfile]) -> dict[str, BlueskyProfile]:
+    """Profiles by DID and by lower-cased handle (targets are keyed by DID; handles are a fallback)."""
+    index: dict[str, BlueskyProfile] = {}
+    for profile in profiles:
+        index.setdefault(profile.handle.lower(), profile)
+        index[profile.did] = profile
+    return index

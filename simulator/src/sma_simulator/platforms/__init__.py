@@ -1,0 +1,24 @@
+"""The simulated platforms, one module each, speaking that platform's real wire format.
+Adding a platform is one module here and one line in `SIMULATORS`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+from aiohttp import web
+
+from sma_common.platforms import Platform
+from sma_simulator.context import SimContext
+from sma_simulator.platforms.bluesky import BlueskySimulator
+from sma_simulator.platforms.twitch import TwitchSimulator
+
+
+class PlatformSimulator(Protocol):
+    def add_routes(self, app: web.Application) -> None: ...
+
+
+SIMULATORS: dict[Platform, Callable[[SimContext], PlatformSimulator]] = {
+    Platform.TWITCH: TwitchSimulator,
+    Platform.BLUESKY: BlueskySimulator,
+}
