@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.fixtures.environment",
     "tests.fixtures.servers",
     "tests.fixtures.services",
+    "tests.fixtures.simulator",
 ]

@@ -29,7 +29,7 @@ async def test_service_process_serves_health_and_stops_cleanly_on_sigterm(
         "SMA_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap, "SMA_KAFKA_COMMANDS_TOPIC": kafka.commands_topic,
         "SMA_KAFKA_DLQ_TOPIC": kafka.dlq_topic, "SMA_KAFKA_CONSUMER_GROUP": kafka.group,
         "SMA_HTTP_HOST": "127.0.0.1", "SMA_HTTP_PORT": str(port), "SMA_LOG_FORMAT": "json",
-        "SMA_DRAIN_TIMEOUT_SECONDS": "10",
+        "SMA_DRAIN_TIMEOUT_SECONDS": "10", "SMA_KAFKA_SESSION_TIMEOUT_MS": "3000",
     }
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", module, env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE

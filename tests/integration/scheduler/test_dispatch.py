@@ -23,7 +23,7 @@ def settings(database_url: str, kafka: KafkaNames, **overrides: object) -> Sched
 
 
 async def consume_commands(kafka: KafkaNames, expected_items: int, timeout: float = 20.0) -> list:
-    consumer = AIOKafkaConsumer(kafka.commands_topic, bootstrap_servers=kafka.bootstrap, group_id=kafka.group,
+    consumer = AIOKafkaConsumer(kafka.commands_topic, bootstrap_servers=kafka.bootstrap, group_id=None,
                                 auto_offset_reset="earliest", fetch_max_wait_ms=50, enable_auto_commit=False)
     await consumer.start()
     commands = []

@@ -9,8 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Sequence
-from functools import lru_cache
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import orjson
 from pydantic import TypeAdapter, ValidationError
@@ -26,16 +25,11 @@ def encode_cursor(values: Sequence[CursorValue]) -> str:
     return base64.urlsafe_b64encode(orjson.dumps(list(values))).rstrip(b"=").decode()
 
 
-@lru_cache(maxsize=16)
-def _adapter(shape: Any) -> TypeAdapter[Any]:
-    return TypeAdapter(shape)
-
-
-def decode_cursor(cursor: str, shape: type[T]) -> T:
-    """The cursor's values validated as `shape` (e.g. `tuple[datetime, UUID]`); 422 if it is not one."""
+def decode_cursor(cursor: str, shape: TypeAdapter[T]) -> T:
+    """The cursor's values validated by `shape` (e.g. of `tuple[datetime, UUID]`); 422 if it is not one."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        return _adapter(shape).validate_python(orjson.loads(raw))  # type: ignore[no-any-return]
+        return shape.validate_python(orjson.loads(raw))
     except (binascii.Error, ValueError, ValidationError):
         raise invalid([FieldError("query", "cursor", "not a cursor this list handed out")]) from None
 
@@ -53,7 +47,7 @@ def next_link(request_url: URL, **params: str) -> str:
 
     The target is a path-absolute reference, so it stays right behind proxies that rewrite the host.
     """
-    target = request_url.relative().update_query(params)
+    target = (request_url.relative() if request_url.absolute else request_url).update_query(params)
     return f'<{target}>; rel="next"'
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Literal, Self
+from typing import Annotated, Literal, Self
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -16,7 +16,8 @@ ExecutionStatus = Literal["success", "failed", "rate_limited", "auth_error", "no
 Resolution = Literal["raw", "hour", "day"]
 
 MAX_INTERVAL_MINUTES = 10080
-_MAX_BIGINT = 2**63 - 1
+# Account ids are Postgres bigints: anything larger names no account and must not reach the driver.
+AccountId = Annotated[int, Field(ge=1, le=2**63 - 1)]
 # A `+` in an unencoded query string arrives as a space: "...T10:00:00 02:00" means "+02:00".
 _SPACE_BEFORE_OFFSET = re.compile(r"(\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) (\d{2}:?\d{2})$")
 
@@ -65,7 +66,7 @@ class PageQuery(_Query):
 class JobListQuery(PageQuery):
     platform: Platform | None = None
     status: JobStatus | None = None
-    account_id: int | None = Field(default=None, ge=1, le=_MAX_BIGINT)
+    account_id: AccountId | None = None
 
 
 class ExecutionListQuery(PageQuery):

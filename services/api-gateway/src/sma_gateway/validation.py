@@ -51,8 +51,9 @@ async def parse_body(request: web.Request, model: type[M], max_bytes: int) -> M:
 
 
 def parse_query(request: web.Request, model: type[M]) -> M:
+    """Query parameters as `model`; an empty value (`?platform=`) means the parameter is absent."""
     try:
-        return model.model_validate(dict(request.query))
+        return model.model_validate({name: value for name, value in request.query.items() if value})
     except ValidationError as exc:
         raise from_validation_error(exc, "query") from exc
 

@@ -38,8 +38,8 @@ class KafkaConsumer:
                 auto_offset_reset="earliest",
                 fetch_max_wait_ms=s.kafka_fetch_max_wait_ms,
                 max_poll_records=self._max_poll_records,
-                session_timeout_ms=30_000,
-                heartbeat_interval_ms=3_000,
+                session_timeout_ms=s.kafka_session_timeout_ms,
+                heartbeat_interval_ms=min(3_000, s.kafka_session_timeout_ms // 3),
                 max_poll_interval_ms=300_000,
             )
             try:

@@ -1,0 +1,88 @@
+"""The gateway's composition root: `build(settings)` constructs every resource, the aiohttp app
+(typed keys, middlewares, routes) and the readiness checks, and returns the `Service` to run.
+Nothing else in the package constructs clients."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+
+from sma_common.clock import Clock, SystemClock
+from sma_common.db import DatabasePool, HeartbeatWriter
+from sma_common.http_server import request_metrics_middleware
+from sma_common.metrics import create_registry, http_metrics
+from sma_common.redis import RedisClient
+from sma_common.service import Service
+from sma_gateway import __version__, state
+from sma_gateway.adapters import Adapters, AdapterSet
+from sma_gateway.auth import KeyAuthenticator, LastUsedThrottle, auth_middleware
+from sma_gateway.cache import ReadThroughCache, RedisBreaker
+from sma_gateway.metrics import GatewayMetrics
+from sma_gateway.problem import problem_middleware
+from sma_gateway.readiness import scheduler_check
+from sma_gateway.routes import api_routes
+from sma_gateway.settings import GatewaySettings
+from sma_platforms import build_adapters
+
+SERVICE_NAME = "api-gateway"
+
+
+def create_app(
+    settings: GatewaySettings,
+    registry: CollectorRegistry,
+    db: DatabasePool,
+    cache: ReadThroughCache,
+    adapters: Adapters,
+    clock: Clock,
+) -> web.Application:
+    """The aiohttp application: request metrics and ids, then problems, then auth, then routes."""
+    duration, in_flight = http_metrics(registry)
+    throttle = LastUsedThrottle(settings.api_key_last_used_interval_seconds)
+    authenticator = KeyAuthenticator(db, throttle, settings.api_key_last_used_interval_seconds)
+    app = web.Application(
+        client_max_size=settings.max_request_body_bytes,
+        middlewares=[
+            request_metrics_middleware(duration, in_flight),
+            problem_middleware(),
+            auth_middleware(authenticator),
+        ],
+    )
+    app[state.SETTINGS] = settings
+    app[state.DATABASE] = db
+    app[state.CACHE] = cache
+    app[state.ADAPTERS] = adapters
+    app[state.CLOCK] = clock
+    app.add_routes(api_routes())
+    return app
+
+
+def build(settings: GatewaySettings) -> Service:
+    """Everything the gateway runs, wired once. Tests call this with their own settings."""
+    registry = create_registry(SERVICE_NAME, __version__)
+    db = DatabasePool(settings, application_name=f"sma-{SERVICE_NAME}")
+    # Not required: without Redis the gateway serves from Postgres and reports itself degraded.
+    redis = RedisClient(settings, required=False, check_severity="degraded")
+    adapters = build_adapters(settings)
+    metrics = GatewayMetrics(registry)
+    cache = ReadThroughCache(
+        redis,
+        ttl_seconds=settings.cache_metrics_ttl_seconds,
+        breaker=RedisBreaker(settings.cache_redis_retry_seconds),
+        record=metrics.record_cache,
+    )
+    app = create_app(settings, registry, db, cache, adapters, SystemClock())
+    service = Service(
+        SERVICE_NAME, version=__version__, instance=settings.instance, registry=registry,
+        http_host=settings.http_host, http_port=settings.http_port,
+        drain_timeout=settings.drain_timeout_seconds, app=app,
+    )
+    for resource in (db, redis, AdapterSet(adapters)):
+        service.add_resource(resource)
+    service.add_check(db.check())
+    service.add_check(redis.check())
+    service.add_check(scheduler_check(db, settings.scheduler_heartbeat_max_age_seconds))
+    heartbeat = HeartbeatWriter(db, SERVICE_NAME, settings.instance, lambda: {"version": __version__})
+    service.add_loop("heartbeat", heartbeat.run)
+    service.add_details("postgres", db.details)
+    service.add_details("cache", cache.details)
+    return service

@@ -1,0 +1,154 @@
+"""The read-through cache in front of Postgres: versioned keys, TTL, single-flight loading and a
+circuit breaker that serves from Postgres while Redis is failing.
+
+Keys (under the Redis key prefix):
+
+- `gw:acct:<account_id>:v` holds the account's version number. Invalidating an account is one
+  `INCR` of it, so no write ever needs `KEYS` or `SCAN`; entries under the old version expire
+  on their own TTL.
+- `gw:acct:<account_id>:v<version>:<sha256 of the variant>` holds one cached value (bytes).
+
+Concurrent misses for the same key in this process share one load. After a Redis error, reads
+skip Redis for `retry_after_failure_seconds` (result `bypass`), then try it again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Literal
+
+import structlog
+from redis.exceptions import RedisError
+
+from sma_common.redis import RedisClient
+from sma_gateway.metrics import CacheResult
+
+log = structlog.get_logger(__name__)
+
+CacheOutcome = Literal["hit", "miss", "bypass"]
+Loader = Callable[[], Awaitable[bytes]]
+_REDIS_FAILURES = (RedisError, OSError, TimeoutError)
+
+
+@dataclass(frozen=True, slots=True)
+class CacheRead:
+    value: bytes
+    outcome: CacheOutcome
+
+
+class SingleFlight:
+    """At most one running load per key; later callers for that key await the same result.
+
+    The load runs in its own task, so a caller that disconnects does not cancel it for the others.
+    """
+
+    def __init__(self) -> None:
+        self._inflight: dict[str, asyncio.Task[bytes]] = {}
+
+    def __len__(self) -> int:
+        return len(self._inflight)
+
+    async def run(self, key: str, load: Loader) -> bytes:
+        task = self._inflight.get(key)
+        if task is None:
+            task = asyncio.create_task(self._load(load), name=f"singleflight:{key}")
+            self._inflight[key] = task
+            task.add_done_callback(lambda done: self._forget(key, done))
+        return await asyncio.shield(task)
+
+    @staticmethod
+    async def _load(load: Loader) -> bytes:
+        return await load()
+
+    def _forget(self, key: str, task: asyncio.Task[bytes]) -> None:
+        if self._inflight.get(key) is task:
+            del self._inflight[key]
+        if not task.cancelled():
+            task.exception()  # retrieved here so a failure nobody awaited is not reported as lost
+
+
+class RedisBreaker:
+    """Open for `open_seconds` after a failure: while open, callers skip Redis entirely."""
+
+    def __init__(self, open_seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._open_seconds = open_seconds
+        self._clock = clock
+        self._open_until = 0.0
+
+    def allows(self) -> bool:
+        return self._clock() >= self._open_until
+
+    def trip(self) -> None:
+        self._open_until = self._clock() + self._open_seconds
+
+
+class ReadThroughCache:
+    """Values (bytes) per account and variant; see the module docstring for keys and failure modes."""
+
+    def __init__(
+        self,
+        redis: RedisClient,
+        *,
+        ttl_seconds: float,
+        breaker: RedisBreaker,
+        record: Callable[[CacheResult], None],
+    ) -> None:
+        self._redis = redis
+        self._ttl_ms = max(int(ttl_seconds * 1000), 1)
+        self._breaker = breaker
+        self._record = record
+        self._flights = SingleFlight()
+
+    def _version_key(self, account_id: int) -> str:
+        return self._redis.key("gw", "acct", str(account_id), "v")
+
+    def _value_key(self, account_id: int, version: int, variant: str) -> str:
+        digest = hashlib.sha256(variant.encode()).hexdigest()[:32]
+        return self._redis.key("gw", "acct", str(account_id), f"v{version}", digest)
+
+    async def read(self, account_id: int, variant: str, load: Loader) -> CacheRead:
+        """The cached value, or `load()`'s result (stored for the TTL when Redis works)."""
+        if not self._breaker.allows():
+            self._record("bypass")
+            return CacheRead(await self._flights.run(f"direct:{account_id}:{variant}", load), "bypass")
+        try:
+            raw_version = await self._redis.client.get(self._version_key(account_id))
+            key = self._value_key(account_id, int(raw_version or 0), variant)
+            cached = await self._redis.client.get(key)
+        except _REDIS_FAILURES as exc:
+            self._fail(exc)
+            self._record("error")
+            return CacheRead(await self._flights.run(f"direct:{account_id}:{variant}", load), "bypass")
+        if cached is not None:
+            self._record("hit")
+            return CacheRead(cached.encode() if isinstance(cached, str) else cached, "hit")
+        self._record("miss")
+        return CacheRead(await self._flights.run(key, lambda: self._load_and_store(key, load)), "miss")
+
+    async def _load_and_store(self, key: str, load: Loader) -> bytes:
+        value = await load()
+        try:
+            await self._redis.client.set(key, value, px=self._ttl_ms)
+        except _REDIS_FAILURES as exc:
+            self._fail(exc)
+        return value
+
+    async def invalidate_account(self, account_id: int) -> None:
+        """Make every cached value of the account unreachable (one `INCR`); failures only log."""
+        if not self._breaker.allows():
+            return
+        try:
+            await self._redis.client.incr(self._version_key(account_id))
+        except _REDIS_FAILURES as exc:
+            self._fail(exc)
+
+    def _fail(self, exc: BaseException) -> None:
+        self._breaker.trip()
+        log.warning("cache.redis_failed", error=repr(exc))
+
+    def details(self) -> dict[str, object]:
+        return {"redis_skipped": not self._breaker.allows(), "loads_in_flight": len(self._flights)}

@@ -1,0 +1,54 @@
+"""SQL for accounts: listing, one account with its job, and its latest value per metric."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from sma_common.platforms import Platform
+from sma_gateway.schemas import AccountDetail, AccountOut, LatestValue
+
+_SELECT = """
+    SELECT a.id, a.platform, a.external_id, a.handle, a.display_name, j.id AS job_id,
+           a.created_at, a.updated_at
+    FROM accounts a LEFT JOIN monitoring_jobs j ON j.account_id = a.id
+"""
+
+
+async def list_accounts(
+    pool: asyncpg.Pool, platform: Platform | None, after_id: int | None, limit: int
+) -> list[AccountOut]:
+    rows = await pool.fetch(
+        f"""{_SELECT}
+        WHERE ($1::text IS NULL OR a.platform = $1) AND ($2::bigint IS NULL OR a.id > $2)
+        ORDER BY a.id
+        LIMIT $3""",
+        platform, after_id, limit,
+    )
+    return [AccountOut.model_validate(dict(row)) for row in rows]
+
+
+async def account_exists(pool: asyncpg.Pool, account_id: int) -> bool:
+    return bool(await pool.fetchval("SELECT EXISTS (SELECT 1 FROM accounts WHERE id = $1)", account_id))
+
+
+async def get_account(pool: asyncpg.Pool, account_id: int) -> AccountDetail | None:
+    async with pool.acquire() as conn:
+        row = await conn.fetchrow(f"{_SELECT} WHERE a.id = $1", account_id)
+        if row is None:
+            return None
+        # One backwards index probe per catalogue metric, instead of scanning the account's history.
+        latest = await conn.fetch(
+            """
+            SELECT m.name, p.ts, p.value
+            FROM metrics m
+            CROSS JOIN LATERAL (
+                SELECT ts, value FROM metric_points
+                WHERE account_id = $1 AND metric = m.id
+                ORDER BY ts DESC LIMIT 1
+            ) p
+            ORDER BY m.id
+            """,
+            account_id,
+        )
+    values = {r["name"]: LatestValue(ts=r["ts"], value=r["value"]) for r in latest}
+    return AccountDetail.model_validate({**dict(row), "latest": values})

@@ -1,0 +1,152 @@
+"""SQL for monitoring jobs: listing, creation with the account upsert, updates and state changes.
+
+Every read joins the job's account, so a job always renders with its handle and external id.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+from uuid import UUID
+
+import asyncpg
+
+from sma_common.platforms import Platform
+from sma_gateway.schemas import JobOut, JobStatus
+
+_COLUMNS = """
+    j.id, j.account_id, j.platform, a.handle, a.display_name, a.external_id, j.interval_minutes,
+    j.status, j.next_run_at, j.last_run_at, j.last_status, j.consecutive_failures, j.created_at,
+    j.updated_at
+"""
+_JOINED = f"SELECT {_COLUMNS} FROM monitoring_jobs j JOIN accounts a ON a.id = j.account_id"
+
+
+def _updated(assignments: str) -> str:
+    """An UPDATE of one job (by $1) that returns the job joined with its account."""
+    return f"""
+        WITH j AS (UPDATE monitoring_jobs SET {assignments}, updated_at = now() WHERE id = $1 RETURNING *)
+        SELECT {_COLUMNS} FROM j JOIN accounts a ON a.id = j.account_id
+    """
+
+
+@dataclass(frozen=True, slots=True)
+class JobFilter:
+    platform: Platform | None = None
+    status: JobStatus | None = None
+    account_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AccountIdentity:
+    """An account as a platform resolved it."""
+
+    platform: Platform
+    external_id: str
+    handle: str
+    display_name: str | None
+
+
+class RunRequest(Enum):
+    SCHEDULED = "scheduled"
+    PAUSED = "paused"
+    MISSING = "missing"
+
+
+def _job(row: asyncpg.Record) -> JobOut:
+    return JobOut.model_validate(dict(row))
+
+
+async def list_jobs(
+    pool: asyncpg.Pool, where: JobFilter, after: tuple[datetime, UUID] | None, limit: int
+) -> list[JobOut]:
+    """Jobs in (created_at, id) order, after the keyset `after`; fetches `limit` rows."""
+    rows = await pool.fetch(
+        f"""{_JOINED}
+        WHERE ($1::text IS NULL OR j.platform = $1)
+          AND ($2::text IS NULL OR j.status = $2)
+          AND ($3::bigint IS NULL OR j.account_id = $3)
+          AND ($4::timestamptz IS NULL OR (j.created_at, j.id) > ($4, $5::uuid))
+        ORDER BY j.created_at, j.id
+        LIMIT $6""",
+        where.platform, where.status, where.account_id,
+        after[0] if after else None, after[1] if after else None, limit,
+    )
+    return [_job(row) for row in rows]
+
+
+async def get_job(pool: asyncpg.Pool, job_id: UUID) -> JobOut | None:
+    row = await pool.fetchrow(f"{_JOINED} WHERE j.id = $1", job_id)
+    return _job(row) if row else None
+
+
+async def job_exists(pool: asyncpg.Pool, job_id: UUID) -> bool:
+    return bool(await pool.fetchval("SELECT EXISTS (SELECT 1 FROM monitoring_jobs WHERE id = $1)", job_id))
+
+
+async def create_job(pool: asyncpg.Pool, account: AccountIdentity, interval_minutes: int) -> tuple[JobOut, bool]:
+    """Upsert the account and create its job; (job, created). An existing job is returned as is."""
+    async with pool.acquire() as conn, conn.transaction():
+        account_id = await conn.fetchval(
+            """
+            INSERT INTO accounts (platform, external_id, handle, display_name) VALUES ($1, $2, $3, $4)
+            ON CONFLICT (platform, external_id) DO UPDATE
+               SET handle = EXCLUDED.handle, display_name = EXCLUDED.display_name, updated_at = now()
+            RETURNING id
+            """,
+            account.platform, account.external_id, account.handle, account.display_name,
+        )
+        created = await conn.fetchval(
+            """
+            INSERT INTO monitoring_jobs (account_id, platform, interval_minutes, next_run_at)
+            VALUES ($1, $2, $3, now())
+            ON CONFLICT (account_id) DO NOTHING
+            RETURNING id
+            """,
+            account_id, account.platform, interval_minutes,
+        )
+        row = await conn.fetchrow(f"{_JOINED} WHERE j.account_id = $1", account_id)
+    return _job(row), created is not None
+
+
+async def update_job(
+    pool: asyncpg.Pool, job_id: UUID, interval_minutes: int | None, status: JobStatus | None
+) -> JobOut | None:
+    """Change interval and/or status. A shorter interval pulls the next run in; resuming runs now."""
+    row = await pool.fetchrow(
+        _updated("""
+            interval_minutes = COALESCE($2, interval_minutes),
+            next_run_at = CASE
+                WHEN $3::text = 'active' AND status = 'paused' THEN now()
+                WHEN $2::int IS NOT NULL THEN LEAST(next_run_at, now() + make_interval(mins => $2::int))
+                ELSE next_run_at END,
+            status = COALESCE($3, status)
+        """),
+        job_id, interval_minutes, status,
+    )
+    return _job(row) if row else None
+
+
+async def pause_job(pool: asyncpg.Pool, job_id: UUID) -> JobOut | None:
+    return await update_job(pool, job_id, None, "paused")
+
+
+async def resume_job(pool: asyncpg.Pool, job_id: UUID) -> JobOut | None:
+    return await update_job(pool, job_id, None, "active")
+
+
+async def request_run(pool: asyncpg.Pool, job_id: UUID) -> tuple[RunRequest, JobOut | None]:
+    """Make an active job due now; a paused job is left alone (the caller answers 409)."""
+    async with pool.acquire() as conn, conn.transaction():
+        status = await conn.fetchval("SELECT status FROM monitoring_jobs WHERE id = $1 FOR UPDATE", job_id)
+        if status is None:
+            return RunRequest.MISSING, None
+        if status == "paused":
+            return RunRequest.PAUSED, None
+        row = await conn.fetchrow(_updated("next_run_at = now()"), job_id)
+    return RunRequest.SCHEDULED, _job(row)
+
+
+async def delete_job(pool: asyncpg.Pool, job_id: UUID) -> bool:
+    return await pool.fetchval("DELETE FROM monitoring_jobs WHERE id = $1 RETURNING true", job_id) is not None

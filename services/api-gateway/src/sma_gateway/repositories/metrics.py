@@ -1,0 +1,57 @@
+"""SQL for metric series: raw points, or hour/day buckets aggregated on the fly from metric_points.
+
+Ranges are half-open, `[start, end)`; buckets are aligned in UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+import asyncpg
+
+from sma_gateway.schemas import MetricBucket, MetricPoint
+
+BucketUnit = Literal["hour", "day"]
+
+
+async def raw_points(
+    pool: asyncpg.Pool, account_id: int, metric_id: int, start: datetime, end: datetime, limit: int
+) -> list[MetricPoint]:
+    rows = await pool.fetch(
+        """
+        SELECT ts, value FROM metric_points
+        WHERE account_id = $1 AND metric = $2 AND ts >= $3 AND ts < $4
+        ORDER BY ts
+        LIMIT $5
+        """,
+        account_id, metric_id, start, end, limit,
+    )
+    return [MetricPoint(ts=r["ts"], value=r["value"]) for r in rows]
+
+
+async def buckets(
+    pool: asyncpg.Pool, account_id: int, metric_id: int, unit: BucketUnit, start: datetime, end: datetime,
+    limit: int,
+) -> list[MetricBucket]:
+    rows = await pool.fetch(
+        """
+        SELECT date_trunc($3, ts, 'UTC') AS bucket,
+               min(value) AS min, max(value) AS max, count(*) AS count,
+               (array_agg(value ORDER BY ts))[1] AS first,
+               (array_agg(value ORDER BY ts DESC))[1] AS last
+        FROM metric_points
+        WHERE account_id = $1 AND metric = $2 AND ts >= $4 AND ts < $5
+        GROUP BY bucket
+        ORDER BY bucket
+        LIMIT $6
+        """,
+        account_id, metric_id, unit, start, end, limit,
+    )
+    return [
+        MetricBucket(
+            ts=r["bucket"], value=r["last"], min=r["min"], max=r["max"], first=r["first"], last=r["last"],
+            count=r["count"],
+        )
+        for r in rows
+    ]

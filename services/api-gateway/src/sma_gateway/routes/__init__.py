@@ -1,0 +1,13 @@
+"""The API's route table, one module per resource."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from sma_gateway.routes import accounts, executions, jobs, metrics, platforms
+
+
+def api_routes() -> list[web.RouteDef]:
+    return [
+        *jobs.routes(), *executions.routes(), *accounts.routes(), *metrics.routes(), *platforms.routes(),
+    ]

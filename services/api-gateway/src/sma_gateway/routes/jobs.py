@@ -1,0 +1,102 @@
+"""/api/jobs handlers: list, create (resolving the account on its platform), read, change, delete,
+pause, resume and run-now. Each parses, calls the repository, and renders."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from aiohttp import web
+from pydantic import TypeAdapter
+
+from sma_gateway import state
+from sma_gateway.adapters import resolve_account
+from sma_gateway.pagination import decode_cursor, encode_cursor, next_link, page_limit, split_page
+from sma_gateway.problem import ProblemError, not_found
+from sma_gateway.repositories import jobs
+from sma_gateway.responses import list_response, model_response
+from sma_gateway.schemas import JobCreate, JobListQuery, JobOut, JobUpdate
+from sma_gateway.validation import parse_body, parse_job_id, parse_query
+
+_CURSOR = TypeAdapter(tuple[datetime, UUID])
+
+
+def _found(job: JobOut | None, job_id: UUID) -> JobOut:
+    if job is None:
+        raise not_found(f"No job with id '{job_id}'.")
+    return job
+
+
+async def list_jobs(request: web.Request) -> web.Response:
+    query = parse_query(request, JobListQuery)
+    settings = request.app[state.SETTINGS]
+    limit = page_limit(query.limit, settings.page_limit_default, settings.page_limit_max)
+    after = decode_cursor(query.cursor, _CURSOR) if query.cursor else None
+    where = jobs.JobFilter(query.platform, query.status, query.account_id)
+    rows = await jobs.list_jobs(request.app[state.DATABASE].pool, where, after, limit + 1)
+    page, last = split_page(rows, limit)
+    if last is None:
+        return list_response(page)
+    cursor = encode_cursor([last.created_at.isoformat(), str(last.id)])
+    return list_response(page, next_link(request.rel_url, cursor=cursor))
+
+
+async def create_job(request: web.Request) -> web.Response:
+    body = await parse_body(request, JobCreate, request.app[state.SETTINGS].max_request_body_bytes)
+    account = await resolve_account(request.app[state.ADAPTERS], body.platform, body.account)
+    job, created = await jobs.create_job(request.app[state.DATABASE].pool, account, body.interval_minutes)
+    response = model_response(job, 201 if created else 200)
+    if created:
+        response.headers["Location"] = f"/api/jobs/{job.id}"
+    return response
+
+
+async def get_job(request: web.Request) -> web.Response:
+    job_id = parse_job_id(request)
+    return model_response(_found(await jobs.get_job(request.app[state.DATABASE].pool, job_id), job_id))
+
+
+async def update_job(request: web.Request) -> web.Response:
+    job_id = parse_job_id(request)
+    body = await parse_body(request, JobUpdate, request.app[state.SETTINGS].max_request_body_bytes)
+    job = await jobs.update_job(request.app[state.DATABASE].pool, job_id, body.interval_minutes, body.status)
+    return model_response(_found(job, job_id))
+
+
+async def delete_job(request: web.Request) -> web.Response:
+    job_id = parse_job_id(request)
+    if not await jobs.delete_job(request.app[state.DATABASE].pool, job_id):
+        raise not_found(f"No job with id '{job_id}'.")
+    return web.Response(status=204)
+
+
+async def pause_job(request: web.Request) -> web.Response:
+    job_id = parse_job_id(request)
+    return model_response(_found(await jobs.pause_job(request.app[state.DATABASE].pool, job_id), job_id))
+
+
+async def resume_job(request: web.Request) -> web.Response:
+    job_id = parse_job_id(request)
+    return model_response(_found(await jobs.resume_job(request.app[state.DATABASE].pool, job_id), job_id))
+
+
+async def run_job(request: web.Request) -> web.Response:
+    job_id = parse_job_id(request)
+    outcome, job = await jobs.request_run(request.app[state.DATABASE].pool, job_id)
+    if outcome is jobs.RunRequest.PAUSED:
+        raise ProblemError(409, f"Job '{job_id}' is paused; resume it to run it.", kind="job-paused")
+    return model_response(_found(job, job_id))
+
+
+def routes() -> list[web.RouteDef]:
+    return [
+        web.get("/api/jobs", list_jobs),
+        web.post("/api/jobs", create_job),
+        web.get("/api/jobs/{id}", get_job),
+        web.put("/api/jobs/{id}", update_job),
+        web.patch("/api/jobs/{id}", update_job),
+        web.delete("/api/jobs/{id}", delete_job),
+        web.post("/api/jobs/{id}/pause", pause_job),
+        web.post("/api/jobs/{id}/resume", resume_job),
+        web.post("/api/jobs/{id}/run", run_job),
+    ]

@@ -1,0 +1,108 @@
+"""Metric series reads: the time range a query means, the cache variant that names it, and one page
+of raw points or hour/day buckets loaded from Postgres through the read-through cache.
+
+A cached value is the rendered JSON page prefixed by the next page's start (empty when none) and
+a newline, so a hit is served without decoding or re-encoding anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import asyncpg
+
+from sma_common.platforms import METRIC_IDS
+from sma_gateway.cache import CacheOutcome, ReadThroughCache
+from sma_gateway.pagination import split_page
+from sma_gateway.problem import FieldError, invalid, not_found
+from sma_gateway.repositories import accounts
+from sma_gateway.repositories import metrics as metric_rows
+from sma_gateway.responses import dump_models
+from sma_gateway.schemas import MetricPoint, Resolution
+
+DEFAULT_RANGE = timedelta(days=7)
+# The next page starts one step after the last row returned (timestamptz has microseconds).
+_STEP: dict[Resolution, timedelta] = {
+    "raw": timedelta(microseconds=1),
+    "hour": timedelta(hours=1),
+    "day": timedelta(days=1),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesRequest:
+    """A series query as the client wrote it: `start`/`end` are None when left to the defaults."""
+
+    account_id: int
+    metric: str
+    resolution: Resolution
+    start: datetime | None
+    end: datetime | None
+    limit: int
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesPage:
+    body: bytes
+    next_start: datetime | None
+    outcome: CacheOutcome
+
+
+def resolve_range(start: datetime | None, end: datetime | None, now: datetime) -> tuple[datetime, datetime]:
+    """`[start, end)`: `end` defaults to now, `start` to a week before `end`."""
+    end = end or now
+    try:
+        start = start or end - DEFAULT_RANGE
+    except OverflowError:
+        raise invalid([FieldError("query", "to", "too early to have a week before it")]) from None
+    if start >= end:
+        raise invalid([FieldError("query", "from", "'from' must be before 'to' (which defaults to now)")])
+    return start, end
+
+
+def cache_variant(request: SeriesRequest) -> str:
+    """Names the query, not the clock: a defaulted range is one entry for the TTL, not one per call."""
+    bounds = [moment.isoformat() if moment else "" for moment in (request.start, request.end)]
+    return "|".join(["series", request.metric, request.resolution, str(request.limit), *bounds])
+
+
+def pack(next_start: datetime | None, body: bytes) -> bytes:
+    return (next_start.isoformat() if next_start else "").encode() + b"\n" + body
+
+
+def unpack(value: bytes) -> tuple[datetime | None, bytes]:
+    head, _, body = value.partition(b"\n")
+    return (datetime.fromisoformat(head.decode()) if head else None), body
+
+
+async def _load_page(
+    pool: asyncpg.Pool, request: SeriesRequest, start: datetime, end: datetime
+) -> tuple[list[MetricPoint], datetime | None]:
+    metric_id = METRIC_IDS[request.metric]
+    fetch = request.limit + 1
+    rows: list[MetricPoint]
+    if request.resolution == "raw":
+        rows = await metric_rows.raw_points(pool, request.account_id, metric_id, start, end, fetch)
+    else:
+        rows = list(await metric_rows.buckets(
+            pool, request.account_id, metric_id, request.resolution, start, end, fetch
+        ))
+    page, last = split_page(rows, request.limit)
+    return page, (last.ts + _STEP[request.resolution] if last else None)
+
+
+async def read_series(
+    cache: ReadThroughCache, pool: asyncpg.Pool, request: SeriesRequest, now: datetime
+) -> SeriesPage:
+    start, end = resolve_range(request.start, request.end, now)
+
+    async def load() -> bytes:
+        if not await accounts.account_exists(pool, request.account_id):
+            raise not_found(f"No account with id {request.account_id}.")
+        page, next_start = await _load_page(pool, request, start, end)
+        return pack(next_start, dump_models(page))
+
+    read = await cache.read(request.account_id, cache_variant(request), load)
+    next_start, body = unpack(read.value)
+    return SeriesPage(body, next_start, read.outcome)

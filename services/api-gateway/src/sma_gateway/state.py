@@ -1,0 +1,17 @@
+"""The typed application keys under which `app.build()` stores the handlers' dependencies, once."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from sma_common.clock import Clock
+from sma_common.db import DatabasePool
+from sma_gateway.adapters import Adapters
+from sma_gateway.cache import ReadThroughCache
+from sma_gateway.settings import GatewaySettings
+
+SETTINGS = web.AppKey("settings", GatewaySettings)
+DATABASE = web.AppKey("database", DatabasePool)
+CACHE = web.AppKey("cache", ReadThroughCache)
+ADAPTERS: web.AppKey[Adapters] = web.AppKey("adapters")
+CLOCK: web.AppKey[Clock] = web.AppKey("clock")
