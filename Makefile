@@ -36,8 +36,8 @@ lint: install
 	$(VENV)/bin/ruff check .
 
 typecheck: install
-	$(VENV)/bin/mypy libs/common/src services/scheduler/src services/collector/src \
-		services/api-gateway/src services/maintenance/src libs/platforms/src
+	$(VENV)/bin/mypy libs/common/src libs/platforms/src libs/devstack/src services/scheduler/src \
+		services/collector/src services/api-gateway/src services/maintenance/src simulator/src cli/src
 
 clean: down
 	rm -rf $(VENV) .run .pytest_cache .mypy_cache .ruff_cache

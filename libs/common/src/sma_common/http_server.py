@@ -22,12 +22,18 @@ _OPS_PATHS = frozenset({"/health/live", "/health/ready", "/health/detailed", "/l
 
 
 class OpsState(Protocol):
-    name: str
-    version: str
-    instance: str
-    state: str
-    started_monotonic: float
-    registry: CollectorRegistry
+    @property
+    def name(self) -> str: ...
+    @property
+    def version(self) -> str: ...
+    @property
+    def instance(self) -> str: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def started_monotonic(self) -> float: ...
+    @property
+    def registry(self) -> CollectorRegistry: ...
 
     async def readiness(self) -> tuple[str, dict[str, object]]: ...
 

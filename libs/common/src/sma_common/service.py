@@ -23,13 +23,14 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
 import structlog
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 from prometheus_client import CollectorRegistry
 
 from sma_common.health import Check, run_checks
@@ -72,8 +73,11 @@ class Service:
         http_host: str = "0.0.0.0",
         http_port: int = 8080,
         drain_timeout: float = 20.0,
-        app: web.Application | None = None,
+        middlewares: Sequence[Middleware] = (),
+        client_max_size: int = 1024**2,
     ) -> None:
+        """`middlewares` run inside the request-metrics middleware every service gets; routes are
+        added to `self.app` by the composition root before `run()`."""
         self.name = name
         self.version = version
         self.instance = instance
@@ -88,12 +92,10 @@ class Service:
         self._details: dict[str, DetailsFn] = {}
         self._stopping: asyncio.Event | None = None
         self._bound_port: int | None = None
-        if app is None:
-            duration, in_flight = http_metrics(registry)
-            app = web.Application(middlewares=[request_metrics_middleware(duration, in_flight)])
-        # An app passed in brings its own middlewares, request metrics included (registering
-        # http_metrics here too would duplicate them in the registry).
-        self.app = app
+        self.app = web.Application(
+            middlewares=[request_metrics_middleware(*http_metrics(registry)), *middlewares],
+            client_max_size=client_max_size,
+        )
         add_ops_routes(self.app, self)
 
     # -- composition -------------------------------------------------------------------------
@@ -126,7 +128,7 @@ class Service:
 
     async def readiness(self) -> tuple[str, dict[str, object]]:
         if self.state != "ready":
-            checks = {"lifecycle": {"status": "fail", "latency_ms": 0.0, "detail": self.state}}
+            checks: dict[str, object] = {"lifecycle": {"status": "fail", "latency_ms": 0.0, "detail": self.state}}
             return "fail", checks
         status, results = await run_checks(self._checks)
         return status, {name: r.as_json() for name, r in results.items()}
@@ -215,10 +217,10 @@ class Service:
 
     async def _run_loops(self) -> int:
         tasks = {asyncio.create_task(self._guarded(lp), name=lp.name): lp for lp in self._loops}
-        stop_wait = asyncio.create_task(self.stopping.wait())
+        stop_wait: asyncio.Task[object] = asyncio.create_task(self.stopping.wait())
         done, _ = await asyncio.wait({*tasks, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
         exit_code = 0
-        for task in done - {stop_wait}:
+        for task in tasks.keys() & done:
             exc = None if task.cancelled() else task.exception()
             if exc is not None:
                 exit_code = 1

@@ -5,12 +5,10 @@ Nothing else in the package constructs clients."""
 from __future__ import annotations
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry
 
 from sma_common.clock import Clock, SystemClock
 from sma_common.db import DatabasePool, HeartbeatWriter
-from sma_common.http_server import request_metrics_middleware
-from sma_common.metrics import create_registry, http_metrics
+from sma_common.metrics import create_registry
 from sma_common.redis import RedisClient
 from sma_common.service import Service
 from sma_gateway import __version__, state
@@ -27,33 +25,17 @@ from sma_platforms import build_adapters
 SERVICE_NAME = "api-gateway"
 
 
-def create_app(
-    settings: GatewaySettings,
-    registry: CollectorRegistry,
-    db: DatabasePool,
-    cache: ReadThroughCache,
-    adapters: Adapters,
+def install_api(
+    app: web.Application, settings: GatewaySettings, db: DatabasePool, cache: ReadThroughCache, adapters: Adapters,
     clock: Clock,
-) -> web.Application:
-    """The aiohttp application: request metrics and ids, then problems, then auth, then routes."""
-    duration, in_flight = http_metrics(registry)
-    throttle = LastUsedThrottle(settings.api_key_last_used_interval_seconds)
-    authenticator = KeyAuthenticator(db, throttle, settings.api_key_last_used_interval_seconds)
-    app = web.Application(
-        client_max_size=settings.max_request_body_bytes,
-        middlewares=[
-            request_metrics_middleware(duration, in_flight),
-            problem_middleware(),
-            auth_middleware(authenticator),
-        ],
-    )
+) -> None:
+    """Typed state and the API routes, on the Service's app (set once, before it starts)."""
     app[state.SETTINGS] = settings
     app[state.DATABASE] = db
     app[state.CACHE] = cache
     app[state.ADAPTERS] = adapters
     app[state.CLOCK] = clock
     app.add_routes(api_routes())
-    return app
 
 
 def build(settings: GatewaySettings) -> Service:
@@ -70,12 +52,17 @@ def build(settings: GatewaySettings) -> Service:
         breaker=RedisBreaker(settings.cache_redis_retry_seconds),
         record=metrics.record_cache,
     )
-    app = create_app(settings, registry, db, cache, adapters, SystemClock())
+    throttle = LastUsedThrottle(settings.api_key_last_used_interval_seconds)
+    authenticator = KeyAuthenticator(db, throttle, settings.api_key_last_used_interval_seconds)
+    # Inside the request metrics every service has: problems (so every error is problem+json),
+    # then auth.
     service = Service(
         SERVICE_NAME, version=__version__, instance=settings.instance, registry=registry,
-        http_host=settings.http_host, http_port=settings.http_port,
-        drain_timeout=settings.drain_timeout_seconds, app=app,
+        http_host=settings.http_host, http_port=settings.http_port, drain_timeout=settings.drain_timeout_seconds,
+        middlewares=[problem_middleware(), auth_middleware(authenticator)],
+        client_max_size=settings.max_request_body_bytes,
     )
+    install_api(service.app, settings, db, cache, adapters, SystemClock())
     for resource in (db, redis, AdapterSet(adapters)):
         service.add_resource(resource)
     service.add_check(db.check())
