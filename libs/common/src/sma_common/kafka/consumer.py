@@ -7,10 +7,9 @@ API's group offsets are not reliable on every Kafka-protocol broker (ARCHITECTUR
 from __future__ import annotations
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.errors import KafkaConnectionError, KafkaError
 
+from sma_common.kafka.connection import start_client
 from sma_common.kafka.topics import ensure_topics, project_topics
-from sma_common.retry import RetryPolicy
 from sma_common.settings import KafkaSettings
 
 
@@ -27,9 +26,8 @@ class KafkaConsumer:
     async def start(self) -> None:
         s = self._settings
         await ensure_topics(s.kafka_bootstrap_servers, project_topics(s), timeout=s.kafka_connect_timeout_seconds)
-
-        async def connect() -> AIOKafkaConsumer:
-            consumer = AIOKafkaConsumer(
+        self._consumer = await start_client(
+            lambda: AIOKafkaConsumer(
                 s.kafka_commands_topic,
                 bootstrap_servers=s.kafka_bootstrap_servers,
                 client_id=self._client_id,
@@ -41,17 +39,10 @@ class KafkaConsumer:
                 session_timeout_ms=s.kafka_session_timeout_ms,
                 heartbeat_interval_ms=min(3_000, s.kafka_session_timeout_ms // 3),
                 max_poll_interval_ms=300_000,
-            )
-            try:
-                await consumer.start()
-            except BaseException:
-                await consumer.stop()
-                raise
-            return consumer
-
-        policy = RetryPolicy(on=(KafkaConnectionError, KafkaError, OSError), max_attempts=1000,
-                             max_elapsed=s.kafka_connect_timeout_seconds, base_delay=0.2, max_delay=2.0)
-        self._consumer = await policy.call(connect, what="kafka.consumer_connect")
+            ),
+            timeout=s.kafka_connect_timeout_seconds,
+            what="kafka.consumer_connect",
+        )
 
     async def stop(self) -> None:
         if self._consumer is not None:

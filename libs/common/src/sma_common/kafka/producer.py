@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaConnectionError, KafkaError
 
+from sma_common.kafka.connection import start_client
 from sma_common.kafka.topics import ensure_topics, project_topics
-from sma_common.retry import RetryPolicy
 from sma_common.settings import KafkaSettings
 
 
@@ -21,27 +20,18 @@ class KafkaProducer:
     async def start(self) -> None:
         s = self._settings
         await ensure_topics(s.kafka_bootstrap_servers, project_topics(s), timeout=s.kafka_connect_timeout_seconds)
-
-        async def connect() -> AIOKafkaProducer:
-            producer = AIOKafkaProducer(
+        self._producer = await start_client(
+            lambda: AIOKafkaProducer(
                 bootstrap_servers=s.kafka_bootstrap_servers,
                 client_id=self._client_id,
                 acks="all",
                 enable_idempotence=s.kafka_enable_idempotence,
                 linger_ms=5,
                 request_timeout_ms=15_000,
-                compression_type=None,
-            )
-            try:
-                await producer.start()
-            except BaseException:
-                await producer.stop()
-                raise
-            return producer
-
-        policy = RetryPolicy(on=(KafkaConnectionError, KafkaError, OSError), max_attempts=1000,
-                             max_elapsed=s.kafka_connect_timeout_seconds, base_delay=0.2, max_delay=2.0)
-        self._producer = await policy.call(connect, what="kafka.producer_connect")
+            ),
+            timeout=s.kafka_connect_timeout_seconds,
+            what="kafka.producer_connect",
+        )
 
     async def stop(self) -> None:
         if self._producer is not None:

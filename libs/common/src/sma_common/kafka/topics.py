@@ -6,8 +6,9 @@ from dataclasses import dataclass
 
 import structlog
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import TopicAlreadyExistsError
 
+from sma_common.kafka.connection import CONNECT_ERRORS
 from sma_common.retry import RetryPolicy
 from sma_common.settings import KafkaSettings
 
@@ -47,7 +48,7 @@ async def _create_missing(bootstrap: str, specs: list[TopicSpec]) -> list[str]:
 
 
 async def ensure_topics(bootstrap: str, specs: list[TopicSpec], *, timeout: float = 30.0) -> None:
-    policy = RetryPolicy(on=(KafkaConnectionError, KafkaError, OSError), max_attempts=1000, max_elapsed=timeout,
+    policy = RetryPolicy(on=CONNECT_ERRORS, max_attempts=1000, max_elapsed=timeout,
                          base_delay=0.2, max_delay=2.0)
     created = await policy.call(lambda: _create_missing(bootstrap, specs), what="kafka.ensure_topics")
     if created:

@@ -43,13 +43,7 @@ class BlueskyAdapter:
     ) -> None:
         self._clock = clock or SystemClock()
         self._api = settings.bluesky_api_base.rstrip("/")
-        self._http = HttpClient(
-            timeout_seconds=settings.platform_request_timeout_seconds,
-            max_retries=settings.platform_max_retries,
-            rate_limit_format=RATE_LIMIT_FORMAT,
-            clock=self._clock,
-            sleep=sleep,
-        )
+        self._http = HttpClient.from_settings(settings, RATE_LIMIT_FORMAT, clock=self._clock, sleep=sleep)
 
     @property
     def is_configured(self) -> bool:

@@ -54,13 +54,7 @@ class TwitchAdapter:
         self._clock = clock or SystemClock()
         self._api = settings.twitch_api_base.rstrip("/")
         self._client_id = settings.twitch_client_id or ""
-        self._http = HttpClient(
-            timeout_seconds=settings.platform_request_timeout_seconds,
-            max_retries=settings.platform_max_retries,
-            rate_limit_format=RATE_LIMIT_FORMAT,
-            clock=self._clock,
-            sleep=sleep,
-        )
+        self._http = HttpClient.from_settings(settings, RATE_LIMIT_FORMAT, clock=self._clock, sleep=sleep)
         secret = settings.twitch_client_secret
         self._tokens: AppTokenProvider | None = None
         if self._client_id and secret is not None and secret.get_secret_value():
