@@ -38,6 +38,17 @@ async def consume_commands(kafka: KafkaNames, expected_items: int, timeout: floa
     return commands
 
 
+async def eventually_in_metrics(url: str, line: str, timeout: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    async with aiohttp.ClientSession() as http:
+        while True:
+            async with http.get(f"{url}/metrics") as resp:
+                if line in await resp.text():
+                    return
+            assert asyncio.get_running_loop().time() < deadline, f"{line} not exported"
+            await asyncio.sleep(0.05)
+
+
 async def test_due_jobs_are_dispatched_once_and_advanced(db: asyncpg.Pool, database_url: str,
                                                          kafka: KafkaNames) -> None:
     now = datetime.now(UTC)
@@ -53,8 +64,8 @@ async def test_due_jobs_are_dispatched_once_and_advanced(db: asyncpg.Pool, datab
     service = build(settings(database_url, kafka))
     async with running(service) as url:
         commands = await consume_commands(kafka, expected_items=3)
-        async with aiohttp.ClientSession() as http, http.get(f"{url}/metrics") as resp:
-            exposition = await resp.text()
+        # The counters move once the tick's transaction has committed, just after the produce.
+        await eventually_in_metrics(url, 'sma_scheduler_jobs_dispatched_total{platform="twitch"} 3.0')
     assert [c.platform.value for c in commands] == ["twitch"]
     assert sorted(i.job_id for i in commands[0].items) == sorted(due)
     rows = {r["id"]: r for r in await db.fetch("SELECT id, next_run_at, last_dispatched_at FROM monitoring_jobs")}
@@ -64,7 +75,6 @@ async def test_due_jobs_are_dispatched_once_and_advanced(db: asyncpg.Pool, datab
         assert rows[job_id]["last_dispatched_at"] is not None
     assert rows[later]["last_dispatched_at"] is None
     assert rows[paused]["last_dispatched_at"] is None
-    assert 'sma_scheduler_jobs_dispatched_total{platform="twitch"} 3.0' in exposition
 
 
 async def test_two_replicas_never_dispatch_the_same_job(db: asyncpg.Pool, database_url: str,
