@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from types import ModuleType
 
 from sma_cli.console import err, out
 from sma_cli.settings import CliSettings
-from sma_common.db import migrations
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -20,11 +20,19 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     db.add_parser("current", help="show the applied revision").set_defaults(fn=current)
 
 
+def _migrations() -> ModuleType:
+    # Alembic and SQLAlchemy take most of a second to import: only `sma db` pays for them.
+    from sma_common.db import migrations
+
+    return migrations
+
+
 def _url() -> str:
     return CliSettings().database_url.get_secret_value()
 
 
 def upgrade(args: argparse.Namespace) -> int:
+    migrations = _migrations()
     with err.status(f"upgrading to {args.revision}"):
         migrations.upgrade(_url(), args.revision)
     out.print(f"schema at {migrations.current(_url())}")
@@ -32,6 +40,7 @@ def upgrade(args: argparse.Namespace) -> int:
 
 
 def downgrade(args: argparse.Namespace) -> int:
+    migrations = _migrations()
     with err.status(f"downgrading to {args.revision}"):
         migrations.downgrade(_url(), args.revision)
     out.print(f"schema at {migrations.current(_url()) or 'base (empty)'}")
@@ -39,6 +48,7 @@ def downgrade(args: argparse.Namespace) -> int:
 
 
 def current(_: argparse.Namespace) -> int:
+    migrations = _migrations()
     rev = migrations.current(_url())
     head = migrations.head()
     out.print(f"{rev or 'base (empty)'}{' (head)' if rev == head else f' (head is {head})'}")

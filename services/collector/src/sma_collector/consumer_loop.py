@@ -79,7 +79,8 @@ class ConsumerLoop:
             await self._dead_letter(record, exc)
             return
         self._consecutive_dead = 0
-        await self._handler.handle(command)
+        with structlog.contextvars.bound_contextvars(command_id=command.command_id, platform=command.platform.value):
+            await self._handler.handle(command)
 
     async def _dead_letter(self, record: ConsumerRecord, exc: InvalidCommand) -> None:
         self._consecutive_dead += 1

@@ -1,0 +1,3 @@
+from sma_cli.main import main
+
+main()

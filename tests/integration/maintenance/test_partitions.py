@@ -1,0 +1,73 @@
+import asyncio
+import json
+from datetime import UTC, date, datetime, timedelta
+
+import aiohttp
+import asyncpg
+
+from sma_maintenance.app import build
+from sma_maintenance.settings import MaintenanceSettings
+from tests.fixtures.services import running
+
+
+def settings(database_url: str, **overrides: object) -> MaintenanceSettings:
+    return MaintenanceSettings(database_url=database_url, http_host="127.0.0.1", http_port=0,
+                               maintenance_heartbeat_seconds=0.2, **overrides)
+
+
+async def partition_days(db: asyncpg.Pool, table: str) -> set[date]:
+    rows = await db.fetch(
+        "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = $1::regclass",
+        table,
+    )
+    return {datetime.strptime(r["relname"][-8:], "%Y%m%d").date() for r in rows}
+
+
+async def test_partitions_are_created_ahead_and_reported(db: asyncpg.Pool, database_url: str) -> None:
+    today = datetime.now(UTC).date()
+    async with running(build(settings(database_url, maintenance_partition_days_ahead=12))) as url:
+        async def ready() -> bool:
+            for table in ("metric_points", "job_executions"):
+                if today + timedelta(days=12) not in await partition_days(db, table):
+                    return False
+            return True
+
+        deadline = asyncio.get_running_loop().time() + 10
+        while not await ready():
+            assert asyncio.get_running_loop().time() < deadline
+            await asyncio.sleep(0.1)
+        async with aiohttp.ClientSession() as http, http.get(f"{url}/health/detailed") as resp:
+            detailed = await resp.json()
+        async with aiohttp.ClientSession() as http, http.get(f"{url}/metrics") as resp:
+            exposition = await resp.text()
+    run = detailed["maintenance"]["last_runs"]["partitions"]
+    assert detailed["maintenance"]["leader"] is True and run["status"] == "success"
+    newest = {t["table"]: t["newest"] for t in run["tables"]}
+    assert newest == {"metric_points": str(today + timedelta(days=12)), "job_executions": str(today + timedelta(days=12))}
+    assert 'sma_maintenance_task_runs_total{status="success",task="partitions"}' in exposition
+    # An insert a week and a half ahead finds its partition.
+    await db.execute("INSERT INTO metric_points VALUES (1, 1, now() + interval '11 days', 1)")
+    heartbeat = await db.fetchrow("SELECT last_seen, details FROM service_heartbeats WHERE service = 'maintenance'")
+    assert heartbeat is not None and "last_runs" in json.loads(heartbeat["details"])
+
+
+async def test_only_one_instance_is_active(database_url: str) -> None:
+    first = build(settings(database_url, instance="a", maintenance_interval_seconds=0.2))
+    second = build(settings(database_url, instance="b", maintenance_interval_seconds=0.2))
+    async with running(first) as url_a, running(second) as url_b, aiohttp.ClientSession() as http:
+
+        async def leaders() -> list[bool]:
+            out = []
+            for url in (url_a, url_b):
+                async with http.get(f"{url}/health/detailed") as resp:
+                    out.append((await resp.json())["maintenance"]["leader"])
+            return out
+
+        deadline = asyncio.get_running_loop().time() + 10
+        while not any(await leaders()):
+            assert asyncio.get_running_loop().time() < deadline, "no leader"
+            await asyncio.sleep(0.05)
+        # Both keep trying every 0.2 s; the lock holder stays the only active one.
+        for _ in range(10):
+            assert sorted(await leaders()) == [False, True]
+            await asyncio.sleep(0.1)
