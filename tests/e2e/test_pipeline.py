@@ -32,6 +32,10 @@ async def eventually(probe, timeout: float = 30.0, interval: float = 0.2):  # ty
         await asyncio.sleep(interval)
 
 
+async def _at_least(probe, n: int) -> bool:  # type: ignore[no-untyped-def]
+    return len(await probe()) >= n
+
+
 async def test_job_created_through_the_api_yields_points_read_back_through_the_cache(
     db: asyncpg.Pool, database_url: str, redis_url: str, kafka: KafkaNames, sim_server: SimServer
 ) -> None:
@@ -49,7 +53,7 @@ async def test_job_created_through_the_api_yields_points_read_back_through_the_c
         await stack.enter_async_context(running(build_scheduler(SchedulerSettings(
             **common, **bus, scheduler_tick_seconds=0.2))))
         await stack.enter_async_context(running(build_collector(CollectorSettings(
-            **common, **bus, **sim_server.platform_env()))))
+            **common, **bus, redis_url=redis_url, **sim_server.platform_env()))))
         http = await stack.enter_async_context(aiohttp.ClientSession(headers=headers))
 
         body = {"platform": "twitch", "account": "https://www.twitch.tv/twitchdev", "interval_minutes": 1}
@@ -79,6 +83,14 @@ async def test_job_created_through_the_api_yields_points_read_back_through_the_c
             exposition = await resp.text()
         assert 'sma_gateway_cache_requests_total{result="hit"} 1.0' in exposition
         assert 'sma_gateway_cache_requests_total{result="miss"} 1.0' in exposition
+
+        # A new point invalidates the cached series at once (not after the TTL).
+        async with http.post(f"{gateway}/api/jobs/{job['id']}/run") as resp:
+            assert resp.status == 200
+        await eventually(lambda: _at_least(executions, 2))
+        async with http.get(url) as third:
+            assert third.headers["X-Cache"] == "miss"
+            assert len(await third.json()) == len(points) + 1
 
         async with http.get(f"{gateway}/health/ready") as resp:
             ready = await resp.json()

@@ -43,7 +43,8 @@ async def test_partitions_are_created_ahead_and_reported(db: asyncpg.Pool, datab
     run = detailed["maintenance"]["last_runs"]["partitions"]
     assert detailed["maintenance"]["leader"] is True and run["status"] == "success"
     newest = {t["table"]: t["newest"] for t in run["tables"]}
-    assert newest == {"metric_points": str(today + timedelta(days=12)), "job_executions": str(today + timedelta(days=12))}
+    ahead = str(today + timedelta(days=12))
+    assert newest == {"metric_points": ahead, "job_executions": ahead}
     assert 'sma_maintenance_task_runs_total{status="success",task="partitions"}' in exposition
     # An insert a week and a half ahead finds its partition.
     await db.execute("INSERT INTO metric_points VALUES (1, 1, now() + interval '11 days', 1)")

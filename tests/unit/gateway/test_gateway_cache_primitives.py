@@ -2,7 +2,8 @@ import asyncio
 
 import pytest
 
-from sma_gateway.cache import RedisBreaker, SingleFlight
+from sma_common.cache_versions import RedisBreaker
+from sma_gateway.cache import SingleFlight
 
 
 async def test_concurrent_calls_for_one_key_load_once() -> None:

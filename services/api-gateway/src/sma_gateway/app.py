@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from sma_common.cache_versions import RedisBreaker
 from sma_common.clock import Clock, SystemClock
 from sma_common.db import DatabasePool, HeartbeatWriter
 from sma_common.redis import RedisClient
@@ -13,7 +14,7 @@ from sma_common.service import Service
 from sma_gateway import __version__, state
 from sma_gateway.adapters import Adapters, AdapterSet
 from sma_gateway.auth import KeyAuthenticator, LastUsedThrottle, auth_middleware
-from sma_gateway.cache import ReadThroughCache, RedisBreaker
+from sma_gateway.cache import ReadThroughCache
 from sma_gateway.metrics import GatewayMetrics
 from sma_gateway.problem import problem_middleware
 from sma_gateway.readiness import scheduler_check

@@ -3,10 +3,11 @@ circuit breaker that serves from Postgres while Redis is failing.
 
 Keys (under the Redis key prefix):
 
-- `gw:acct:<account_id>:v` holds the account's version number. Invalidating an account is one
-  `INCR` of it, so no write ever needs `KEYS` or `SCAN`; entries under the old version expire
-  on their own TTL.
-- `gw:acct:<account_id>:v<version>:<sha256 of the variant>` holds one cached value (bytes).
+- `cache:acct:<account_id>:v` holds the account's version number (`sma_common.cache_versions`):
+  the collector bumps it when it writes the account's points, so a new point is visible at once,
+  not after the TTL. No write ever needs `KEYS` or `SCAN`; entries under old versions expire on
+  their own TTL.
+- `cache:acct:<account_id>:v<version>:<sha256 of the variant>` holds one cached value (bytes).
 
 Concurrent misses for the same key in this process share one load. After a Redis error, reads
 skip Redis for `retry_after_failure_seconds` (result `bypass`), then try it again.
@@ -16,14 +17,13 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal
 
 import structlog
-from redis.exceptions import RedisError
 
+from sma_common.cache_versions import REDIS_FAILURES, RedisBreaker, account_version_key, bump_account_versions
 from sma_common.redis import RedisClient
 from sma_gateway.metrics import CacheResult
 
@@ -31,7 +31,6 @@ log = structlog.get_logger(__name__)
 
 CacheOutcome = Literal["hit", "miss", "bypass"]
 Loader = Callable[[], Awaitable[bytes]]
-_REDIS_FAILURES = (RedisError, OSError, TimeoutError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,21 +70,6 @@ class SingleFlight:
             task.exception()  # retrieved here so a failure nobody awaited is not reported as lost
 
 
-class RedisBreaker:
-    """Open for `open_seconds` after a failure: while open, callers skip Redis entirely."""
-
-    def __init__(self, open_seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self._open_seconds = open_seconds
-        self._clock = clock
-        self._open_until = 0.0
-
-    def allows(self) -> bool:
-        return self._clock() >= self._open_until
-
-    def trip(self) -> None:
-        self._open_until = self._clock() + self._open_seconds
-
-
 class ReadThroughCache:
     """Values (bytes) per account and variant; see the module docstring for keys and failure modes."""
 
@@ -104,11 +88,11 @@ class ReadThroughCache:
         self._flights = SingleFlight()
 
     def _version_key(self, account_id: int) -> str:
-        return self._redis.key("gw", "acct", str(account_id), "v")
+        return account_version_key(self._redis, account_id)
 
     def _value_key(self, account_id: int, version: int, variant: str) -> str:
         digest = hashlib.sha256(variant.encode()).hexdigest()[:32]
-        return self._redis.key("gw", "acct", str(account_id), f"v{version}", digest)
+        return self._redis.key("cache", "acct", str(account_id), f"v{version}", digest)
 
     async def read(self, account_id: int, variant: str, load: Loader) -> CacheRead:
         """The cached value, or `load()`'s result (stored for the TTL when Redis works)."""
@@ -119,7 +103,7 @@ class ReadThroughCache:
             raw_version = await self._redis.client.get(self._version_key(account_id))
             key = self._value_key(account_id, int(raw_version or 0), variant)
             cached = await self._redis.client.get(key)
-        except _REDIS_FAILURES as exc:
+        except REDIS_FAILURES as exc:
             self._fail(exc)
             self._record("error")
             return CacheRead(await self._flights.run(f"direct:{account_id}:{variant}", load), "bypass")
@@ -133,18 +117,13 @@ class ReadThroughCache:
         value = await load()
         try:
             await self._redis.client.set(key, value, px=self._ttl_ms)
-        except _REDIS_FAILURES as exc:
+        except REDIS_FAILURES as exc:
             self._fail(exc)
         return value
 
     async def invalidate_account(self, account_id: int) -> None:
         """Make every cached value of the account unreachable (one `INCR`); failures only log."""
-        if not self._breaker.allows():
-            return
-        try:
-            await self._redis.client.incr(self._version_key(account_id))
-        except _REDIS_FAILURES as exc:
-            self._fail(exc)
+        await bump_account_versions(self._redis, self._breaker, [account_id])
 
     def _fail(self, exc: BaseException) -> None:
         self._breaker.trip()

@@ -8,7 +8,7 @@ points in one transaction. Every job of a command ends with exactly one executio
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import datetime
 
 import structlog
@@ -23,12 +23,14 @@ from sma_platforms import FetchResult, FetchTarget, ItemResult, Outcome, Platfor
 
 log = structlog.get_logger(__name__)
 
+Invalidate = Callable[[Iterable[int]], Awaitable[object]]
+
 
 class CommandHandler:
     def __init__(self, db: DatabasePool, adapters: Mapping[Platform, PlatformAdapter], metrics: CollectorMetrics,
-                 clock: Clock, instance: str) -> None:
+                 clock: Clock, instance: str, invalidate: Invalidate) -> None:
         self._db, self._adapters, self._metrics = db, adapters, metrics
-        self._clock, self._instance = clock, instance
+        self._clock, self._instance, self._invalidate = clock, instance, invalidate
 
     async def handle(self, command: FetchCommand) -> None:
         platform = command.platform.value
@@ -48,17 +50,20 @@ class CommandHandler:
             kind = "processed"
         finished = self._clock.now()
         rows = tuple(_row(t, result.items[t.job_id]) for t in targets)
-        executions, points = await record_command(self._db.pool, CommandRecord(
+        recorded = await record_command(self._db.pool, CommandRecord(
             platform, command.command_id, command.scheduled_for, started, finished, result.observed_at,
             result.api_calls, self._instance, rows,
         ))
+        # After the commit: a cached read of these accounts would otherwise hide the new points
+        # until its TTL ran out.
+        await self._invalidate(recorded.accounts_with_points)
         self._metrics.commands.labels(platform, kind).inc()
         self._metrics.api_calls.labels(platform).inc(result.api_calls)
-        self._metrics.points_written.labels(platform).inc(points)
+        self._metrics.points_written.labels(platform).inc(recorded.points)
         for row in rows:
             self._metrics.executions.labels(platform, row.status).inc()
-        log.info("collector.command_done", jobs=len(targets), executions=executions, points=points,
-                 api_calls=result.api_calls)
+        log.info("collector.command_done", jobs=len(targets), executions=recorded.executions,
+                 points=recorded.points, api_calls=result.api_calls)
 
     async def _fetch(self, platform: Platform, targets: list[FetchTarget]) -> FetchResult:
         adapter = self._adapters.get(platform)

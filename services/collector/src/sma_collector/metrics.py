@@ -18,6 +18,7 @@ class CollectorMetrics:
     fetch_duration: Histogram
     consumer_lag: Gauge
     dead_letters: Counter
+    cache_invalidations: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> CollectorMetrics:
@@ -38,4 +39,7 @@ class CollectorMetrics:
                                "Messages not yet consumed on this collector's assigned partitions.", registry=registry),
             dead_letters=Counter("sma_collector_dead_letters_total",
                                  "Undecodable commands sent to the dead-letter topic.", registry=registry),
+            cache_invalidations=Counter("sma_collector_cache_invalidations_total",
+                                        "Cache invalidations after writing points, by result (ok, skipped).",
+                                        ["result"], registry=registry),
         )

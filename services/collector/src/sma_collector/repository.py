@@ -68,9 +68,15 @@ async def recorded_jobs(pool: asyncpg.Pool, job_ids: list[uuid.UUID], scheduled_
     return {r["job_id"] for r in rows}
 
 
-async def record_command(pool: asyncpg.Pool, rec: CommandRecord) -> tuple[int, int]:
-    """Write executions, their points and the jobs' last status in one transaction.
-    Returns (executions inserted, points inserted)."""
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    executions: int
+    points: int
+    accounts_with_points: frozenset[int]
+
+
+async def record_command(pool: asyncpg.Pool, rec: CommandRecord) -> Recorded:
+    """Write executions, their points and the jobs' last status in one transaction."""
     rows = rec.rows
     async with pool.acquire() as conn, conn.transaction():
         inserted = {
@@ -87,4 +93,4 @@ async def record_command(pool: asyncpg.Pool, rec: CommandRecord) -> tuple[int, i
             await conn.execute(INSERT_POINTS, *(list(col) for col in zip(*points, strict=True)))
         if fresh:
             await conn.execute(UPDATE_JOBS, [r.job_id for r in fresh], rec.finished_at, [r.status for r in fresh])
-    return len(fresh), len(points)
+    return Recorded(len(fresh), len(points), frozenset(p[0] for p in points))
