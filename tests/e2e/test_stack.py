@@ -42,7 +42,7 @@ async def stack(tmp_path: Path):  # type: ignore[no-untyped-def]
         yield read_env(tmp_path / "run" / "stack.env"), ports, tmp_path / "run"
     finally:
         children = tmp_path / "run" / "children.json"
-        pids = json.loads(children.read_text()) if children.exists() else []
+        pids = [c["pid"] for c in json.loads(children.read_text())] if children.exists() else []
         code, out = await devstack("down", env, timeout=120)
         assert code == 0, out
         assert all(port_is_free(p) for p in ports.values()), out

@@ -19,12 +19,14 @@ from tests.fixtures.simulator import SimServer
 METRIC_NAMES = {v: k for k, v in METRIC_IDS.items()}
 
 
-def collector_settings(database_url: str, redis_url: str, kafka: KafkaNames, sim: SimServer) -> CollectorSettings:
+def collector_settings(
+    database_url: str, redis: tuple[str, str], kafka: KafkaNames, sim: SimServer
+) -> CollectorSettings:
     return CollectorSettings(
-        database_url=database_url, redis_url=redis_url, kafka_bootstrap_servers=kafka.bootstrap,
-        kafka_commands_topic=kafka.commands_topic, kafka_dlq_topic=kafka.dlq_topic, kafka_consumer_group=kafka.group,
-        http_host="127.0.0.1", http_port=0,
-        kafka_session_timeout_ms=3000, **sim.platform_env(),
+        database_url=database_url, redis_url=redis[0], redis_key_prefix=redis[1],
+        kafka_bootstrap_servers=kafka.bootstrap, kafka_commands_topic=kafka.commands_topic,
+        kafka_dlq_topic=kafka.dlq_topic, kafka_consumer_group=kafka.group, kafka_session_timeout_ms=3000,
+        http_host="127.0.0.1", http_port=0, **sim.platform_env(),
     )
 
 
@@ -67,7 +69,7 @@ async def sample(url: str, name: str, labels: dict[str, str]) -> float:
 
 
 async def test_commands_become_points_and_one_execution_per_job(
-    db: asyncpg.Pool, database_url: str, redis_url: str, kafka: KafkaNames, sim_server: SimServer
+    db: asyncpg.Pool, database_url: str, redis_url: str, redis_prefix: str, kafka: KafkaNames, sim_server: SimServer
 ) -> None:
     twitch_accounts = [(a.id, a.handle) for a in sim_server.ctx.world.accounts(Platform.TWITCH)[:3]]
     bluesky_accounts = [(a.id, a.handle) for a in sim_server.ctx.world.accounts(Platform.BLUESKY)[:2]]
@@ -75,7 +77,7 @@ async def test_commands_become_points_and_one_execution_per_job(
     bluesky = await make_command(db, Platform.BLUESKY, bluesky_accounts)
     await produce(kafka, encode_command(twitch), b'{"v": 1, "garbage": true}', encode_command(bluesky))
 
-    async with running(build(collector_settings(database_url, redis_url, kafka, sim_server))) as url:
+    async with running(build(collector_settings(database_url, (redis_url, redis_prefix), kafka, sim_server))) as url:
         await wait_for(lambda: _count(db, "SELECT count(*) FROM job_executions", 6))
         executions = {r["job_id"]: r for r in await db.fetch("SELECT * FROM job_executions")}
         ghost = twitch.items[-1].job_id

@@ -20,12 +20,12 @@ SERVICES = ["sma_scheduler", "sma_collector", "sma_gateway", "sma_maintenance"]
 
 @pytest.mark.parametrize("module", SERVICES)
 async def test_service_process_serves_health_and_stops_cleanly_on_sigterm(
-    module: str, servers: Servers, database_url: str, redis_url: str, kafka: KafkaNames
+    module: str, servers: Servers, database_url: str, redis_url: str, redis_prefix: str, kafka: KafkaNames
 ) -> None:
     port = free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("SMA_")},
-        "SMA_DATABASE_URL": database_url, "SMA_REDIS_URL": redis_url,
+        "SMA_DATABASE_URL": database_url, "SMA_REDIS_URL": redis_url, "SMA_REDIS_KEY_PREFIX": redis_prefix,
         "SMA_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap, "SMA_KAFKA_COMMANDS_TOPIC": kafka.commands_topic,
         "SMA_KAFKA_DLQ_TOPIC": kafka.dlq_topic, "SMA_KAFKA_CONSUMER_GROUP": kafka.group,
         "SMA_HTTP_HOST": "127.0.0.1", "SMA_HTTP_PORT": str(port), "SMA_LOG_FORMAT": "json",

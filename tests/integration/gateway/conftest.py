@@ -26,9 +26,10 @@ async def _started(settings: GatewaySettings, run_service: RunService, db: async
 
 @pytest.fixture
 async def gateway(
-    database_url: str, redis_url: str, run_service: RunService, db: asyncpg.Pool
+    database_url: str, redis_url: str, redis_prefix: str, run_service: RunService, db: asyncpg.Pool
 ) -> AsyncIterator[Gateway]:
-    async for started in _started(gateway_settings(database_url, redis_url), run_service, db):
+    settings = gateway_settings(database_url, redis_url, redis_key_prefix=redis_prefix)
+    async for started in _started(settings, run_service, db):
         yield started
 
 

@@ -120,7 +120,13 @@ async def test_edge_inputs_are_client_errors_not_500s(gateway: Gateway, seed: Se
         f"/api/accounts?cursor={encode_cursor([2**64 - 1])}",
     ):
         assert (await gateway.call("GET", path)).status in (200, 422), path
-    for query in ("to=0001-01-01T00:00:00Z", "from=9999-12-31T23:59:59Z", "limit=99999999999999999999"):
+    offset_year_one = encode_cursor(["0001-01-01T00:00:00+05:00", str(uuid.uuid4())])
+    for path in (f"/api/jobs?cursor={offset_year_one}",
+                 f"/api/jobs/{job_id}/executions?cursor={encode_cursor(['0001-01-01T00:00:00+05:00'])}"):
+        reply = await gateway.call("GET", path)
+        assert reply.status == 422 and reply.json()["errors"][0]["name"] == "cursor", path
+    for query in ("to=0001-01-01T00:00:00Z", "from=9999-12-31T23:59:59Z", "limit=99999999999999999999",
+                  "from=0001-01-01T00:00:00%2B05:00", "to=9999-12-31T23:59:59-05:00"):
         reply = await gateway.call("GET", f"/api/accounts/{account_id}/metrics?metric=followers&{query}")
         assert reply.status == 422, (query, reply.body)
 

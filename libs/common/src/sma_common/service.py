@@ -9,9 +9,15 @@ scheduler tick, the consumer loop, the heartbeat). `Service.run()`:
 2. starts resources in order; they stop in reverse order, and only those that started;
 3. flips readiness to ready and runs every loop in its own task;
 4. on SIGTERM/SIGINT (or `request_stop()`) flips readiness to draining (503, so the pod drops
-   out of load balancing), sets the `stopping` event every loop watches, and waits up to
-   `drain_timeout` for loops to finish the unit of work in hand before cancelling them;
-5. closes resources, then the HTTP server, and returns the exit code.
+   out of load balancing), sets the `stopping` event every loop watches, and waits for loops
+   to finish the unit of work in hand;
+5. keeps serving HTTP until `shutdown_delay` has passed since the stop request (the time
+   Kubernetes needs to take the pod out of its endpoints), then stops accepting connections
+   and lets in-flight requests finish;
+6. closes resources, last started first, and returns the exit code.
+
+All of 4-6 share one budget, `drain_timeout`, counted from the stop request: loops still
+running when it is spent are cancelled, and each resource gets what is left (at least 0.5 s).
 
 If any loop raises, or returns before it was asked to stop, the whole service stops and
 `run()` returns 1, so Kubernetes restarts the pod: no half-alive processes. A resource that
@@ -74,6 +80,7 @@ class Service:
         http_host: str = "0.0.0.0",
         http_port: int = 8080,
         drain_timeout: float = 20.0,
+        shutdown_delay: float = 0.0,
         middlewares: Sequence[Middleware] = (),
         client_max_size: int = 1024**2,
     ) -> None:
@@ -84,6 +91,9 @@ class Service:
         self.instance = instance
         self.registry = registry
         self.drain_timeout = drain_timeout
+        self.shutdown_delay = min(shutdown_delay, drain_timeout)
+        self._stop_requested_at: float | None = None
+        self._runner: web.AppRunner | None = None
         self.state: State = "starting"
         self.started_monotonic = time.monotonic()
         self._host, self._port = http_host, http_port
@@ -113,7 +123,7 @@ class Service:
         return cls(
             name, version=version, instance=settings.instance, registry=create_registry(name, version),
             http_host=settings.http_host, http_port=settings.http_port, drain_timeout=settings.drain_timeout_seconds,
-            middlewares=middlewares, client_max_size=client_max_size,
+            shutdown_delay=settings.shutdown_delay_seconds, middlewares=middlewares, client_max_size=client_max_size,
         )
 
     # -- composition -------------------------------------------------------------------------
@@ -163,8 +173,15 @@ class Service:
     def request_stop(self) -> None:
         if not self.stopping.is_set():
             log.info("service.stop_requested", state=self.state)
+            self._stop_requested_at = time.monotonic()
             self.state = "draining" if self.state == "ready" else self.state
             self.stopping.set()
+
+    def _remaining(self) -> float:
+        """What is left of the drain budget (the whole budget before a stop request)."""
+        if self._stop_requested_at is None:
+            return self.drain_timeout
+        return max(0.0, self._stop_requested_at + self.drain_timeout - time.monotonic())
 
     # -- running ------------------------------------------------------------------------------
     async def run(self, *, install_signal_handlers: bool = True) -> int:
@@ -173,21 +190,33 @@ class Service:
         if install_signal_handlers:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, self.request_stop)
-        runner = web.AppRunner(self.app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
-        await runner.setup()
-        site = web.TCPSite(runner, self._host, self._port, reuse_address=True)
+        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False,
+                                     shutdown_timeout=max(1.0, self.drain_timeout / 4))
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self._host, self._port, reuse_address=True)
         await site.start()
-        self._bound_port = runner.addresses[0][1]
+        self._bound_port = self._runner.addresses[0][1]
         log.info("service.http_listening", host=self._host, port=self._bound_port)
         try:
             return await self._run_with_resources()
         finally:
             self.state = "stopped"
-            await runner.cleanup()
+            await self._close_http()
             if install_signal_handlers:
                 for sig in (signal.SIGTERM, signal.SIGINT):
                     loop.remove_signal_handler(sig)
             log.info("service.stopped")
+
+    async def _close_http(self) -> None:
+        """Serve until the shutdown delay has passed, then stop accepting and finish in-flight
+        requests. Runs before resources close, so no request meets a closed pool."""
+        if self._runner is None:
+            return
+        if self._stop_requested_at is not None:
+            waited = time.monotonic() - self._stop_requested_at
+            await asyncio.sleep(max(0.0, min(self.shutdown_delay - waited, self._remaining())))
+        runner, self._runner = self._runner, None
+        await runner.cleanup()
 
     async def _run_with_resources(self) -> int:
         async with AsyncExitStack() as stack:
@@ -201,6 +230,8 @@ class Service:
                     log.exception("service.resource_failed", resource=resource.name)
                     return 1
                 stack.push_async_callback(self._stop_resource, resource)
+            # Exit callbacks run last-in first-out: the HTTP server closes before any resource.
+            stack.push_async_callback(self._close_http)
             if self.stopping.is_set():
                 return 0
             self.state = "ready"
@@ -224,7 +255,7 @@ class Service:
 
     async def _stop_resource(self, resource: Resource) -> None:
         try:
-            await asyncio.wait_for(resource.stop(), timeout=max(self.drain_timeout / 2, 1.0))
+            await asyncio.wait_for(resource.stop(), timeout=max(self._remaining(), 0.5))
         except Exception:
             log.exception("service.resource_stop_failed", resource=resource.name)
 
@@ -247,7 +278,7 @@ class Service:
         stop_wait.cancel()
         pending = {t for t in tasks if not t.done()}
         if pending:
-            _, still = await asyncio.wait(pending, timeout=self.drain_timeout)
+            _, still = await asyncio.wait(pending, timeout=self._remaining())
             for task in still:
                 log.warning("service.loop_cancelled_after_drain_timeout", loop=tasks[task].name)
                 task.cancel()

@@ -72,6 +72,9 @@ class HttpServerSettings(SmaSettings):
     http_port: int = Field(default=8080, ge=0, le=65535)
     instance: str = Field(default_factory=lambda: os.environ.get("HOSTNAME", "") or f"pid-{os.getpid()}")
     drain_timeout_seconds: float = Field(default=20.0, gt=0, le=600)
+    # After SIGTERM, keep serving (readiness already 503) this long so the load balancer can
+    # take the pod out of rotation before connections are refused. 5 s suits Kubernetes.
+    shutdown_delay_seconds: float = Field(default=0.0, ge=0, le=120)
 
 
 class DatabaseSettings(SmaSettings):

@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 from rich.console import Console
 from rich.table import Table
 
@@ -36,6 +37,17 @@ def _alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
+    return True
+
+
+def _kill_if_ours(pid: int, started: float) -> bool:
+    """SIGKILL the child's process group, only if `pid` is still the process the stack started."""
+    try:
+        if abs(psutil.Process(pid).create_time() - started) > 0.01:
+            return False  # the pid was reused by something else
+        os.killpg(pid, signal.SIGKILL)
+    except (psutil.Error, ProcessLookupError, PermissionError):
+        return False
     return True
 
 
@@ -121,7 +133,10 @@ def cmd_up(args: argparse.Namespace) -> int:
                 console.print("[red]the stack did not come up:\n" + "\n".join(tail))
                 if proc.poll() is None:
                     proc.send_signal(signal.SIGTERM)
-                    proc.wait(60)
+                    try:
+                        proc.wait(60)
+                    except subprocess.TimeoutExpired:
+                        os.killpg(proc.pid, signal.SIGKILL)
                 return 1
             time.sleep(0.2)
     console.print(f"[green]SMA is up[/green] (logs in {paths.logs}). Next: [bold]source {paths.env_file}[/bold]")
@@ -144,10 +159,8 @@ def cmd_down(_: argparse.Namespace) -> int:
         paths.pid_file.unlink(missing_ok=True)
     # Whatever survived (a killed supervisor leaves its children): stop it by pid.
     if paths.children_file.exists():
-        for pid in json.loads(paths.children_file.read_text()):
-            if _alive(pid):
-                os.killpg(pid, signal.SIGKILL)
-                stopped = True
+        for child in json.loads(paths.children_file.read_text()):
+            stopped = _kill_if_ours(child["pid"], child["started"]) or stopped
         paths.children_file.unlink(missing_ok=True)
     paths.env_file.unlink(missing_ok=True)
     busy = [f"{n}:{service_port(n)}" for n in DEFAULT_PORTS if not port_is_free(service_port(n))]

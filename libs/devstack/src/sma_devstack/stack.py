@@ -9,6 +9,7 @@ overrides the stack's defaults. A service that exits is restarted, as Kubernetes
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import sys
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
+import psutil
 from rich.console import Console
 
 from sma_common.db import migrations
@@ -181,5 +183,13 @@ class Stack:
             path.unlink(missing_ok=True)
 
     def _record_children(self) -> None:
+        """Pids and start times of every child, so `down` can clean up after a killed supervisor
+        without ever signalling a process that merely reused a pid."""
         pids = [s.pid for s in self.servers] + [p.pid for p in self.processes.values()]
-        self.paths.children_file.write_text(json.dumps([p for p in pids if p is not None]))
+        children = []
+        for pid in pids:
+            if pid is None:
+                continue
+            with contextlib.suppress(psutil.Error):
+                children.append({"pid": pid, "started": psutil.Process(pid).create_time()})
+        self.paths.children_file.write_text(json.dumps(children))

@@ -30,7 +30,7 @@ def decode_cursor(cursor: str, shape: TypeAdapter[T]) -> T:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         return shape.validate_python(orjson.loads(raw))
-    except (binascii.Error, ValueError, ValidationError):
+    except (binascii.Error, ValueError, OverflowError, ValidationError):
         raise invalid([FieldError("query", "cursor", "not a cursor this list handed out")]) from None
 
 

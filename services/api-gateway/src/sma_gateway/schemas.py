@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Literal, Self
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from sma_common.platforms import METRIC_IDS, Platform
 
@@ -19,6 +19,25 @@ MAX_INTERVAL_MINUTES = 10080
 # Account ids are Postgres bigints: anything larger names no account and must not reach the driver.
 AccountId = Annotated[int, Field(ge=1, le=2**63 - 1)]
 # A `+` in an unencoded query string arrives as a space: "...T10:00:00 02:00" means "+02:00".
+# Instants a client may name: wide enough for any real series, narrow enough that converting
+# to UTC and handing the value to Postgres can never overflow (year 1 with an offset would).
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+
+
+def to_utc(value: datetime) -> datetime:
+    """UTC-aware (a naive time is read as UTC) and within [EARLIEST, LATEST], else ValueError."""
+    try:
+        aware = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("date out of range") from None
+    if not EARLIEST <= aware <= LATEST:
+        raise ValueError(f"must be between {EARLIEST.date()} and {LATEST.date()}")
+    return aware
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(to_utc)]
+
 _SPACE_BEFORE_OFFSET = re.compile(r"(\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) (\d{2}:?\d{2})$")
 
 
@@ -79,8 +98,8 @@ class AccountListQuery(PageQuery):
 
 class MetricsQuery(_Query):
     metric: str
-    start: datetime | None = Field(default=None, alias="from")
-    end: datetime | None = Field(default=None, alias="to")
+    start: UtcDatetime | None = Field(default=None, alias="from")
+    end: UtcDatetime | None = Field(default=None, alias="to")
     resolution: Resolution = "raw"
     limit: int | None = Field(default=None, ge=1)
 
@@ -95,13 +114,6 @@ class MetricsQuery(_Query):
     @classmethod
     def _restore_plus(cls, value: object) -> object:
         return _SPACE_BEFORE_OFFSET.sub(r"\1+\2", value) if isinstance(value, str) else value
-
-    @field_validator("start", "end")
-    @classmethod
-    def _utc(cls, value: datetime | None) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
     @model_validator(mode="after")
     def _ordered(self) -> Self:

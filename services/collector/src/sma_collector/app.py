@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from sma_collector import __version__
-from sma_collector.consumer_loop import ConsumerLoop
+from sma_collector.consumer_loop import ConsumerLoop, InFlightGuard
 from sma_collector.handler import CommandHandler
 from sma_collector.metrics import CollectorMetrics
 from sma_collector.settings import CollectorSettings
@@ -45,8 +45,9 @@ def build(settings: CollectorSettings, clock: Clock | None = None) -> Service:
     db = DatabasePool(settings, application_name="sma-collector")
     adapters = _Adapters(settings)
     producer = KafkaProducer(settings, client_id=f"sma-collector-{settings.instance}")
+    guard = InFlightGuard()
     consumer = KafkaConsumer(settings, client_id=f"sma-collector-{settings.instance}",
-                             max_poll_records=settings.collector_max_poll_records)
+                             max_poll_records=settings.collector_max_poll_records, listener=guard)
     # Optional: without Redis the collector works on, and cached reads age out on their TTL.
     redis = RedisClient(settings, required=False, check_severity="degraded")
     breaker = RedisBreaker(settings.collector_redis_retry_seconds)
@@ -56,7 +57,7 @@ def build(settings: CollectorSettings, clock: Clock | None = None) -> Service:
         metrics.cache_invalidations.labels("ok" if ok else "skipped").inc()
 
     handler = CommandHandler(db, adapters.adapters, metrics, clock, settings.instance, invalidate)
-    loop = ConsumerLoop(settings, consumer, producer, handler, metrics)
+    loop = ConsumerLoop(settings, consumer, producer, handler, metrics, guard)
     heartbeat = HeartbeatWriter(db, "collector", settings.instance, consumer.details)
 
     # Start order: pool and adapters before the consumer joins the group; stop order is the

@@ -16,14 +16,16 @@ import structlog
 from sma_collector.metrics import CollectorMetrics
 from sma_collector.repository import CommandRecord, ExecutionRow, record_command, recorded_jobs
 from sma_common.clock import Clock
-from sma_common.db import DatabasePool
+from sma_common.db import TRANSIENT_DB_ERRORS, DatabasePool
 from sma_common.messages import FetchCommand
 from sma_common.platforms import Platform
+from sma_common.retry import RetryPolicy
 from sma_platforms import FetchResult, FetchTarget, ItemResult, Outcome, PlatformAdapter
 
 log = structlog.get_logger(__name__)
 
 Invalidate = Callable[[Iterable[int]], Awaitable[object]]
+WRITE_RETRY = RetryPolicy(on=TRANSIENT_DB_ERRORS, max_attempts=5, max_elapsed=30.0, base_delay=0.2, max_delay=5.0)
 
 
 class CommandHandler:
@@ -48,17 +50,18 @@ class CommandHandler:
         else:
             result = await self._fetch(command.platform, targets)
             kind = "processed"
+        self._metrics.api_calls.labels(platform).inc(result.api_calls)
         finished = self._clock.now()
         rows = tuple(_row(t, result.items[t.job_id]) for t in targets)
-        recorded = await record_command(self._db.pool, CommandRecord(
-            platform, command.command_id, command.scheduled_for, started, finished, result.observed_at,
-            result.api_calls, self._instance, rows,
-        ))
+        record = CommandRecord(platform, command.command_id, command.scheduled_for, started, finished,
+                               result.observed_at, result.api_calls, self._instance, rows)
+        # The fetched result is kept across write retries: a database blip costs no API call.
+        recorded = await WRITE_RETRY.call(lambda: record_command(self._db.pool, record), what="collector.write",
+                                          on_retry=lambda _: self._metrics.retries.inc())
         # After the commit: a cached read of these accounts would otherwise hide the new points
         # until its TTL ran out.
         await self._invalidate(recorded.accounts_with_points)
         self._metrics.commands.labels(platform, kind).inc()
-        self._metrics.api_calls.labels(platform).inc(result.api_calls)
         self._metrics.points_written.labels(platform).inc(recorded.points)
         for row in rows:
             self._metrics.executions.labels(platform, row.status).inc()

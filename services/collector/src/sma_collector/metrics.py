@@ -19,6 +19,7 @@ class CollectorMetrics:
     consumer_lag: Gauge
     dead_letters: Counter
     cache_invalidations: Counter
+    retries: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> CollectorMetrics:
@@ -42,4 +43,7 @@ class CollectorMetrics:
             cache_invalidations=Counter("sma_collector_cache_invalidations_total",
                                         "Cache invalidations after writing points, by result (ok, skipped).",
                                         ["result"], registry=registry),
+            retries=Counter("sma_collector_retries_total",
+                            "Command writes or deliveries retried after a database or broker failure.",
+                            registry=registry),
         )

@@ -1,12 +1,20 @@
-"""Single active instance: a session-level Postgres advisory lock held on its own connection."""
+"""Single active instance: a session-level Postgres advisory lock held on a connection of its own.
+
+The lock lives exactly as long as that connection: if the database restarts or the connection
+drops, leadership is lost (and another instance may take it); the next `try_acquire` starts
+over with a fresh connection.
+"""
 
 from __future__ import annotations
 
 import asyncpg
+import structlog
 
-from sma_common.db import DatabasePool
+from sma_common.db import TRANSIENT_DB_ERRORS, DatabasePool
 
-# An arbitrary, fixed 64-bit key that names "the maintenance leader".
+log = structlog.get_logger(__name__)
+
+# A fixed 63-bit key that names "the maintenance leader" ("SMAMAINT").
 LEADER_LOCK_KEY = 0x534D_414D_4149_4E54 & 0x7FFF_FFFF_FFFF_FFFF
 
 
@@ -20,26 +28,36 @@ class Leadership:
         return self._conn is not None and not self._conn.is_closed()
 
     async def try_acquire(self) -> bool:
-        """True while this instance holds the lock (re-checked each call: a dropped connection
-        loses it, and another instance may take over)."""
+        """True while this instance holds the lock. Re-checked on every call: a lost connection
+        loses the lock, and a dead leader's lock is free for this instance to take."""
         if self.is_leader:
             return True
-        conn = await self._db.pool.acquire()
+        await self._drop()
+        conn = await self._db.connect()
         try:
-            if await conn.fetchval("SELECT pg_try_advisory_lock($1)", LEADER_LOCK_KEY):
-                self._conn = conn
-                return True
+            acquired = bool(await conn.fetchval("SELECT pg_try_advisory_lock($1)", LEADER_LOCK_KEY))
         except BaseException:
-            await self._db.pool.release(conn)
+            await conn.close()
             raise
-        await self._db.pool.release(conn)
-        return False
+        if not acquired:
+            await conn.close()
+            return False
+        conn.add_termination_listener(lambda _: log.warning("maintenance.leadership_lost"))
+        self._conn = conn
+        log.info("maintenance.leadership_acquired")
+        return True
 
     async def release(self) -> None:
-        if self._conn is not None:
-            conn, self._conn = self._conn, None
-            try:
-                if not conn.is_closed():
-                    await conn.execute("SELECT pg_advisory_unlock($1)", LEADER_LOCK_KEY)
-            finally:
-                await self._db.pool.release(conn)
+        """Give the lock up (closing the connection releases it even if the unlock fails)."""
+        await self._drop()
+
+    async def _drop(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is None or conn.is_closed():
+            return
+        try:
+            await conn.execute("SELECT pg_advisory_unlock($1)", LEADER_LOCK_KEY)
+        except (*TRANSIENT_DB_ERRORS, asyncpg.PostgresError) as exc:
+            log.warning("maintenance.unlock_failed", error=repr(exc))
+        finally:
+            await conn.close()

@@ -11,7 +11,7 @@ import asyncpg
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from sma_common.db import DatabasePool
+from sma_common.db import TRANSIENT_DB_ERRORS, DatabasePool
 from sma_common.service import sleep_or_stop
 from sma_maintenance.leadership import Leadership
 from sma_maintenance.operations import ensure_partitions
@@ -19,7 +19,8 @@ from sma_maintenance.settings import MaintenanceSettings
 
 log = structlog.get_logger(__name__)
 
-TRANSIENT_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
+# A failed run is recorded and tried again next interval; maintenance never stops over it.
+TRANSIENT_ERRORS = (*TRANSIENT_DB_ERRORS, asyncpg.PostgresError)
 
 
 class Runner:

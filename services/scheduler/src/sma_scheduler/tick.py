@@ -13,12 +13,11 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import asyncpg
 import structlog
 from aiokafka.errors import KafkaError
 
 from sma_common.clock import Clock
-from sma_common.db import DatabasePool
+from sma_common.db import TRANSIENT_DB_ERRORS, DatabasePool
 from sma_common.kafka import KafkaProducer
 from sma_common.messages import encode_command
 from sma_common.service import sleep_or_stop
@@ -30,7 +29,8 @@ from sma_scheduler.settings import SchedulerSettings
 log = structlog.get_logger(__name__)
 
 # Failures a tick survives (the next tick retries); anything else is a bug and stops the service.
-TRANSIENT_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError, KafkaError)
+TRANSIENT_ERRORS = (*TRANSIENT_DB_ERRORS, KafkaError)
+MAX_BACKOFF_SECONDS = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +78,8 @@ class Ticker:
                 self._metrics.ticks.labels("error").inc()
                 log.warning("scheduler.tick_failed", error=repr(exc), consecutive=self.consecutive_errors)
                 # Back off while a dependency is down, without giving up.
-                backoff = min(30.0, self._settings.scheduler_tick_seconds * 2**self.consecutive_errors)
+                doublings = min(self.consecutive_errors, 16)  # bounded: 2**n overflows a float past 1023
+                backoff = min(MAX_BACKOFF_SECONDS, self._settings.scheduler_tick_seconds * 2**doublings)
                 await sleep_or_stop(stopping, backoff)
                 continue
             self.consecutive_errors = 0

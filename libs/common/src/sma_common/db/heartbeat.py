@@ -8,6 +8,7 @@ from collections.abc import Callable
 import asyncpg
 import structlog
 
+from sma_common.db.errors import TRANSIENT_DB_ERRORS
 from sma_common.db.pool import DatabasePool
 from sma_common.service import sleep_or_stop
 
@@ -35,14 +36,20 @@ class HeartbeatWriter:
         self._db, self._service, self._instance = db, service, instance
         self._details, self._interval = details, interval
 
+    def _safe_details(self) -> dict[str, object]:
+        try:
+            return self._details()
+        except Exception as exc:  # a broken detail provider must not stop the heartbeat
+            return {"error": f"{type(exc).__name__}: {exc}"}
+
     async def beat(self) -> None:
-        await self._db.pool.execute(UPSERT_HEARTBEAT, self._service, self._instance, self._details())
+        await self._db.pool.execute(UPSERT_HEARTBEAT, self._service, self._instance, self._safe_details())
 
     async def run(self, stopping: asyncio.Event) -> None:
         while not stopping.is_set():
             try:
                 await self.beat()
-            except (asyncpg.PostgresError, OSError, TimeoutError) as exc:
+            except (*TRANSIENT_DB_ERRORS, asyncpg.PostgresError) as exc:
                 log.warning("heartbeat.failed", error=repr(exc))
             if await sleep_or_stop(stopping, self._interval):
                 return

@@ -63,6 +63,15 @@ class DatabasePool:
             what="postgres.connect",
         )
 
+    async def connect(self) -> asyncpg.Connection:
+        """A connection of its own, outside the pool (for session state such as advisory locks,
+        which must not leak to the pool's other users). The caller closes it."""
+        s = self._settings
+        return await asyncpg.connect(
+            asyncpg_dsn(s.database_url.get_secret_value()), timeout=10,
+            server_settings={"application_name": self._application_name},
+        )
+
     async def stop(self) -> None:
         if self._pool is not None:
             try:

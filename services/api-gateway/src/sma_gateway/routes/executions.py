@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from aiohttp import web
 from pydantic import TypeAdapter
 
@@ -12,10 +10,10 @@ from sma_gateway.pagination import decode_cursor, encode_cursor, next_link, page
 from sma_gateway.problem import not_found
 from sma_gateway.repositories import executions, jobs
 from sma_gateway.responses import list_response
-from sma_gateway.schemas import ExecutionListQuery
+from sma_gateway.schemas import ExecutionListQuery, UtcDatetime
 from sma_gateway.validation import parse_job_id, parse_query
 
-_CURSOR = TypeAdapter(tuple[datetime])
+_CURSOR = TypeAdapter(tuple[UtcDatetime])
 
 
 async def list_executions(request: web.Request) -> web.Response:

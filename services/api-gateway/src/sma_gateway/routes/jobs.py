@@ -3,7 +3,6 @@ pause, resume and run-now. Each parses, calls the repository, and renders."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from uuid import UUID
 
 from aiohttp import web
@@ -15,10 +14,10 @@ from sma_gateway.pagination import decode_cursor, encode_cursor, next_link, page
 from sma_gateway.problem import ProblemError, not_found
 from sma_gateway.repositories import jobs
 from sma_gateway.responses import list_response, model_response
-from sma_gateway.schemas import JobCreate, JobListQuery, JobOut, JobUpdate
+from sma_gateway.schemas import JobCreate, JobListQuery, JobOut, JobUpdate, UtcDatetime
 from sma_gateway.validation import parse_body, parse_job_id, parse_query
 
-_CURSOR = TypeAdapter(tuple[datetime, UUID])
+_CURSOR = TypeAdapter(tuple[UtcDatetime, UUID])
 
 
 def _found(job: JobOut | None, job_id: UUID) -> JobOut:

@@ -1,0 +1,23 @@
+"""Which database failures are worth retrying, decided once for every service.
+
+Transient: the server or the connection went away or is overloaded (connection errors, admin
+shutdown, too many connections, a cancelled statement, a serialization failure or deadlock),
+or the client timed out. Everything else (data errors, constraint violations, missing
+partitions, syntax) is a permanent fault of the request itself: retrying it would fail the
+same way forever.
+"""
+
+from __future__ import annotations
+
+import asyncpg
+from asyncpg import exceptions as pg
+
+TRANSIENT_DB_ERRORS: tuple[type[BaseException], ...] = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,  # the pool or the connection closed under us
+    pg.OperatorInterventionError,  # admin shutdown, cannot connect now, statement timeout
+    pg.InsufficientResourcesError,  # too many connections, disk full
+    pg.TransactionRollbackError,  # serialization failure, deadlock
+    OSError,
+    TimeoutError,
+)
