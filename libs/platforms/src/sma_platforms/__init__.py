@@ -11,9 +11,10 @@ from sma_platforms.base import (
     RateLimitState,
     ResolvedAccount,
 )
-from sma_platforms.registry import build_adapters
+from sma_platforms.registry import AdapterSet, build_adapters
 
 __all__ = [
+    "AdapterSet",
     "FetchResult",
     "FetchTarget",
     "ItemResult",

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Callable, Mapping
+
+import structlog
 
 from sma_common.platforms import Platform
 from sma_common.settings import PlatformSettings
 from sma_platforms.base import PlatformAdapter
 from sma_platforms.bluesky import BlueskyAdapter
 from sma_platforms.twitch import TwitchAdapter
+
+log = structlog.get_logger(__name__)
 
 AdapterFactory = Callable[[PlatformSettings], PlatformAdapter]
 
@@ -24,3 +29,26 @@ def build_adapters(settings: PlatformSettings) -> dict[Platform, PlatformAdapter
     No I/O happens here: each adapter opens its HTTP session on first use.
     """
     return {platform: factory(settings) for platform, factory in ADAPTER_FACTORIES.items()}
+
+
+class AdapterSet:
+    """The adapters as a service resource: nothing to open (sessions open on first use), every
+    adapter's HTTP session closed when the service stops."""
+
+    name = "platform-adapters"
+
+    def __init__(self, adapters: Mapping[Platform, PlatformAdapter]) -> None:
+        self.adapters = adapters
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        results = await asyncio.gather(*(a.close() for a in self.adapters.values()), return_exceptions=True)
+        for platform, result in zip(self.adapters, results, strict=True):
+            if isinstance(result, Exception):
+                log.warning("platform_adapter.close_failed", platform=platform, error=repr(result))
+
+    def details(self) -> dict[str, object]:
+        """`configured` or `unconfigured` per platform, for `/health/detailed`."""
+        return {p.value: ("configured" if a.is_configured else "unconfigured") for p, a in self.adapters.items()}

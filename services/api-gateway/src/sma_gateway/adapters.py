@@ -5,7 +5,6 @@ or 502 for the platform's state), and the resource that closes the adapters at s
 
 from __future__ import annotations
 
-import asyncio
 import math
 from collections.abc import Mapping
 
@@ -30,24 +29,6 @@ _DEFAULT_RETRY_AFTER_SECONDS = 30
 
 
 Adapters = Mapping[Platform, PlatformAdapter]
-
-
-class AdapterSet:
-    """Service resource owning the adapters' lifetime: nothing to open, every adapter to close."""
-
-    name = "platform-adapters"
-
-    def __init__(self, adapters: Adapters) -> None:
-        self._adapters = adapters
-
-    async def start(self) -> None:
-        return None
-
-    async def stop(self) -> None:
-        results = await asyncio.gather(*(a.close() for a in self._adapters.values()), return_exceptions=True)
-        for platform, result in zip(self._adapters, results, strict=True):
-            if isinstance(result, Exception):
-                log.warning("platform_adapter.close_failed", platform=platform, error=repr(result))
 
 
 def is_configured(adapters: Adapters, platform: Platform) -> bool:

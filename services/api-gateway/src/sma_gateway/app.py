@@ -12,7 +12,7 @@ from sma_common.db import DatabasePool, HeartbeatWriter
 from sma_common.redis import RedisClient
 from sma_common.service import Service
 from sma_gateway import __version__, state
-from sma_gateway.adapters import Adapters, AdapterSet
+from sma_gateway.adapters import Adapters
 from sma_gateway.auth import KeyAuthenticator, LastUsedThrottle, auth_middleware
 from sma_gateway.cache import ReadThroughCache
 from sma_gateway.metrics import GatewayMetrics
@@ -20,7 +20,7 @@ from sma_gateway.problem import problem_middleware
 from sma_gateway.readiness import scheduler_check
 from sma_gateway.routes import api_routes
 from sma_gateway.settings import GatewaySettings
-from sma_platforms import build_adapters
+from sma_platforms import AdapterSet, build_adapters
 
 SERVICE_NAME = "api-gateway"
 

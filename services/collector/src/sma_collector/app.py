@@ -15,26 +15,7 @@ from sma_common.db import DatabasePool, HeartbeatWriter
 from sma_common.kafka import KafkaConsumer, KafkaProducer
 from sma_common.redis import RedisClient
 from sma_common.service import Service
-from sma_platforms import build_adapters
-
-
-class _Adapters:
-    """The platform adapters as a resource, so their HTTP sessions close with the service."""
-
-    name = "platform-adapters"
-
-    def __init__(self, settings: CollectorSettings) -> None:
-        self.adapters = build_adapters(settings)
-
-    async def start(self) -> None:
-        return None
-
-    async def stop(self) -> None:
-        for adapter in self.adapters.values():
-            await adapter.close()
-
-    def details(self) -> dict[str, object]:
-        return {p.value: ("configured" if a.is_configured else "unconfigured") for p, a in self.adapters.items()}
+from sma_platforms import AdapterSet, build_adapters
 
 
 def build(settings: CollectorSettings, clock: Clock | None = None) -> Service:
@@ -43,7 +24,7 @@ def build(settings: CollectorSettings, clock: Clock | None = None) -> Service:
     registry = service.registry
     metrics = CollectorMetrics.create(registry)
     db = DatabasePool(settings, application_name="sma-collector")
-    adapters = _Adapters(settings)
+    adapters = AdapterSet(build_adapters(settings))
     producer = KafkaProducer(settings, client_id=f"sma-collector-{settings.instance}")
     guard = InFlightGuard()
     consumer = KafkaConsumer(settings, client_id=f"sma-collector-{settings.instance}",
