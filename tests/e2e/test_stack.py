@@ -30,12 +30,17 @@ def read_env(path: Path) -> dict[str, str]:
     return dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
 
 
-@pytest.fixture
-async def stack(tmp_path: Path):  # type: ignore[no-untyped-def]
+def stack_env(run_dir: Path) -> tuple[dict[str, str], dict[str, int]]:
     ports = {name: free_port() for name in DEFAULT_PORTS}
     env = {k: v for k, v in os.environ.items() if not k.startswith("SMA_")}
     env.update({f"SMA_{name.upper()}_PORT": str(port) for name, port in ports.items()})
-    env["SMA_RUN_DIR"] = str(tmp_path / "run")
+    env["SMA_RUN_DIR"] = str(run_dir)
+    return env, ports
+
+
+@pytest.fixture
+async def stack(tmp_path: Path):  # type: ignore[no-untyped-def]
+    env, ports = stack_env(tmp_path / "run")
     code, out = await devstack("up", env, timeout=240)
     try:
         assert code == 0, out
@@ -112,3 +117,19 @@ async def test_up_tour_and_down(stack) -> None:  # type: ignore[no-untyped-def]
         "SMA_SIMULATOR_URL", "SMA_DATABASE_URL", "SMA_REDIS_URL", "SMA_KAFKA_BOOTSTRAP_SERVERS",
     }
     assert (run_dir / "logs" / "collector.log").stat().st_size > 0
+
+
+async def test_down_cleans_up_after_a_killed_supervisor(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    env, ports = stack_env(run_dir)
+    code, out = await devstack("up", env, timeout=240)
+    assert code == 0, out
+    children = [c["pid"] for c in json.loads((run_dir / "children.json").read_text())]
+    os.kill(int((run_dir / "stack.pid").read_text()), 9)  # the supervisor dies without cleaning up
+
+    code, out = await devstack("down", env, timeout=120)
+    assert code == 0, out
+    deadline = asyncio.get_running_loop().time() + 10
+    while [pid for pid in children if _alive(pid)] or not all(port_is_free(p) for p in ports.values()):
+        assert asyncio.get_running_loop().time() < deadline, out
+        await asyncio.sleep(0.1)

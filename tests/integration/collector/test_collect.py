@@ -145,3 +145,24 @@ async def _consume_one(bootstrap: str, topic: str):  # type: ignore[no-untyped-d
         raise AssertionError("nothing on the DLQ")
     finally:
         await consumer.stop()
+
+
+async def test_a_command_the_database_refuses_goes_to_the_dlq_and_the_next_one_is_handled(
+    db: asyncpg.Pool, database_url: str, redis_url: str, redis_prefix: str, kafka: KafkaNames, sim_server: SimServer
+) -> None:
+    accounts = [(a.id, a.handle) for a in sim_server.ctx.world.accounts(Platform.BLUESKY)[:2]]
+    refused = await make_command(db, Platform.BLUESKY, accounts[:1])
+    # Dispatched "in 2020": no job_executions partition exists for it, and none ever will.
+    long_ago = datetime(2020, 1, 1, tzinfo=UTC)
+    refused = refused.model_copy(update={"scheduled_for": long_ago, "deadline": datetime.now(UTC) + timedelta(hours=1)})
+    fine = await make_command(db, Platform.BLUESKY, accounts[1:])
+    await produce(kafka, encode_command(refused), encode_command(fine))
+
+    async with running(build(collector_settings(database_url, (redis_url, redis_prefix), kafka, sim_server))) as url:
+        await wait_for(lambda: _count(db, "SELECT count(*) FROM job_executions", 1))
+        dead = await _consume_one(kafka.bootstrap, kafka.dlq_topic)
+        assert await sample(url, "sma_collector_dead_letters_total", {}) == 1
+    assert b"database refused the command" in dict(dead.headers)["error"]
+    assert dead.value == encode_command(refused)
+    recorded = await db.fetchval("SELECT job_id FROM job_executions")
+    assert recorded == fine.items[0].job_id

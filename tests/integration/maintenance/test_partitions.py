@@ -71,3 +71,30 @@ async def test_only_one_instance_is_active(database_url: str) -> None:
         for _ in range(10):
             assert sorted(await leaders()) == [False, True]
             await asyncio.sleep(0.1)
+
+
+async def test_leadership_survives_a_lost_connection(db: asyncpg.Pool, database_url: str) -> None:
+    lock_holder = (
+        "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND database = "
+        "(SELECT oid FROM pg_database WHERE datname = current_database())"
+    )
+
+    async def holder() -> int | None:
+        value = await db.fetchval(lock_holder)
+        return int(value) if value is not None else None
+
+    async def wait_for_holder(other_than: int | None) -> int:
+        deadline = asyncio.get_running_loop().time() + 10
+        while (pid := await holder()) is None or pid == other_than:
+            assert asyncio.get_running_loop().time() < deadline, "no maintenance leader"
+            await asyncio.sleep(0.05)
+        return pid
+
+    service = build(settings(database_url, maintenance_interval_seconds=0.1))
+    async with running(service):
+        first = await wait_for_holder(None)
+        # As a database restart or a network cut would: the leader's session is gone.
+        await db.execute("SELECT pg_terminate_backend($1)", first)
+        second = await wait_for_holder(first)
+        assert second != first
+    # `running` asserted a clean exit 0: losing the connection did not kill the service.

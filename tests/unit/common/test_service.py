@@ -135,3 +135,42 @@ async def test_a_failing_required_check_makes_ready_503() -> None:
         async with http.get(f"{url}/health/ready") as resp:
             assert resp.status == 503
             assert (await resp.json())["status"] == "fail"
+
+
+async def test_http_keeps_serving_during_the_shutdown_delay_and_closes_before_resources() -> None:
+    events: list[str] = []
+    service = make_service(drain_timeout=5, shutdown_delay=0.5)
+
+    class Pool:
+        name = "pool"
+
+        async def start(self) -> None:
+            return None
+
+        async def stop(self) -> None:
+            # By now the HTTP server must be gone: no request can meet a closed pool.
+            try:
+                _, writer = await asyncio.open_connection("127.0.0.1", service.port)
+            except OSError:
+                events.append("pool closed after http")
+            else:
+                writer.close()
+                events.append("pool closed while http was listening")
+
+    service.add_resource(Pool())
+
+    async def idle(stopping: asyncio.Event) -> None:
+        await stopping.wait()
+
+    service.add_loop("idle", idle)
+    task = asyncio.create_task(service.run(install_signal_handlers=False))
+    while service.state != "ready":
+        await asyncio.sleep(0.01)
+    url = f"http://127.0.0.1:{service.port}"
+    service.request_stop()
+    async with aiohttp.ClientSession() as http, http.get(f"{url}/health/ready") as resp:
+        # Draining: still answering, but out of rotation.
+        assert resp.status == 503
+        assert (await resp.json())["checks"]["lifecycle"]["detail"] == "draining"
+    assert await asyncio.wait_for(task, 5) == 0
+    assert events == ["pool closed after http"]

@@ -62,7 +62,7 @@ def test_get_count(raw: object, expected: float | None) -> None:
 
 def test_public_surface() -> None:
     assert sorted(sma_platforms.__all__) == sorted(
-        ["FetchResult", "FetchTarget", "ItemResult", "Observation", "Outcome", "PlatformAdapter",
+        ["AdapterSet", "FetchResult", "FetchTarget", "ItemResult", "Observation", "Outcome", "PlatformAdapter",
          "RateLimitState", "ResolvedAccount", "build_adapters"]
     )
     assert [o.value for o in Outcome] == ["success", "failed", "rate_limited", "auth_error", "not_found", "timeout"]
