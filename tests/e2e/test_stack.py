@@ -116,7 +116,13 @@ async def test_up_tour_and_down(stack) -> None:  # type: ignore[no-untyped-def]
         "SMA_GATEWAY_URL", "SMA_API_TOKEN", "SMA_SCHEDULER_URL", "SMA_COLLECTOR_URL", "SMA_MAINTENANCE_URL",
         "SMA_SIMULATOR_URL", "SMA_DATABASE_URL", "SMA_REDIS_URL", "SMA_KAFKA_BOOTSTRAP_SERVERS",
     }
-    assert (run_dir / "logs" / "collector.log").stat().st_size > 0
+    # The services log JSON and never a secret: not the admin key, not a platform credential.
+    secrets = [token, "sma-demo-secret"]
+    for name in ("gateway", "scheduler", "collector", "maintenance", "simulator"):
+        log = (run_dir / "logs" / f"{name}.log").read_text()
+        assert log.strip(), name
+        assert not any(secret in log for secret in secrets), name
+        assert all(json.loads(line)["service"] for line in log.splitlines() if line.startswith("{"))
 
 
 async def test_down_cleans_up_after_a_killed_supervisor(tmp_path: Path) -> None:

@@ -26,7 +26,8 @@ console = Console(stderr=True)
 def _paths() -> StackPaths:
     root = Path(os.environ.get("SMA_RUN_DIR", ".run")).resolve()
     root.mkdir(parents=True, exist_ok=True)
-    (root / "logs").mkdir(exist_ok=True)
+    # The supervisor's log shows the admin key, as `make run` prints it: keep it to the owner.
+    (root / "logs").mkdir(mode=0o700, exist_ok=True)
     return StackPaths(root)
 
 
