@@ -13,6 +13,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from sma_devstack import free_port, port_is_free
+from sma_devstack.process import process_identity
 from sma_devstack.stack import DEFAULT_PORTS
 
 
@@ -55,11 +56,7 @@ async def stack(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 
 def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+    return process_identity(pid) is not None
 
 
 async def test_up_tour_and_down(stack) -> None:  # type: ignore[no-untyped-def]
@@ -131,7 +128,7 @@ async def test_down_cleans_up_after_a_killed_supervisor(tmp_path: Path) -> None:
     code, out = await devstack("up", env, timeout=240)
     assert code == 0, out
     children = [c["pid"] for c in json.loads((run_dir / "children.json").read_text())]
-    os.kill(int((run_dir / "stack.pid").read_text()), 9)  # the supervisor dies without cleaning up
+    os.kill(json.loads((run_dir / "stack.pid").read_text())["pid"], 9)  # dies without cleaning up
 
     code, out = await devstack("down", env, timeout=120)
     assert code == 0, out
@@ -139,3 +136,22 @@ async def test_down_cleans_up_after_a_killed_supervisor(tmp_path: Path) -> None:
     while [pid for pid in children if _alive(pid)] or not all(port_is_free(p) for p in ports.values()):
         assert asyncio.get_running_loop().time() < deadline, out
         await asyncio.sleep(0.1)
+
+
+async def test_down_never_signals_a_process_that_reused_a_recorded_pid(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    bystander = await asyncio.create_subprocess_exec("sleep", "60", start_new_session=True)
+    try:
+        # Records as a crashed stack leaves them, but the pids now belong to someone else.
+        stale = {"pid": bystander.pid, "identity": "start-ticks:1"}
+        (run_dir / "stack.pid").write_text(json.dumps(stale))
+        (run_dir / "children.json").write_text(json.dumps([stale, bystander.pid]))
+        env, _ = stack_env(run_dir)
+        code, out = await devstack("down", env, timeout=60)
+        assert code == 0, out
+        assert "not running" in out
+        assert bystander.returncode is None and _alive(bystander.pid)
+    finally:
+        bystander.kill()
+        await bystander.wait()

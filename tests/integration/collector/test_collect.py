@@ -166,3 +166,24 @@ async def test_a_command_the_database_refuses_goes_to_the_dlq_and_the_next_one_i
     assert dead.value == encode_command(refused)
     recorded = await db.fetchval("SELECT job_id FROM job_executions")
     assert recorded == fine.items[0].job_id
+
+
+async def test_a_partition_maintenance_has_not_created_yet_is_waited_for_not_dead_lettered(
+    db: asyncpg.Pool, database_url: str, redis_url: str, redis_prefix: str, kafka: KafkaNames, sim_server: SimServer
+) -> None:
+    today = datetime.now(UTC).date()
+    for table in ("job_executions", "metric_points"):
+        await db.execute(f"DROP TABLE {table}_p{today:%Y%m%d}")
+    command = await make_command(db, Platform.BLUESKY, [(a.id, a.handle) for a in
+                                                        sim_server.ctx.world.accounts(Platform.BLUESKY)[:1]])
+    await produce(kafka, encode_command(command))
+
+    async with running(build(collector_settings(database_url, (redis_url, redis_prefix), kafka, sim_server))) as url:
+        await wait_for(lambda: _metric_above(url, "sma_collector_retries_total", {}, 0))
+        assert await db.fetchval("SELECT count(*) FROM job_executions") == 0
+        # Maintenance catches up: the command waiting on Kafka is written, none went to the DLQ.
+        for table in ("job_executions", "metric_points"):
+            await db.execute("SELECT sma_ensure_daily_partitions($1, $2, 1)", table, today)
+        await wait_for(lambda: _count(db, "SELECT count(*) FROM job_executions", 1))
+        assert await sample(url, "sma_collector_dead_letters_total", {}) == 0
+    assert await db.fetchval("SELECT count(*) FROM metric_points") > 0

@@ -16,8 +16,9 @@ scheduler tick, the consumer loop, the heartbeat). `Service.run()`:
    and lets in-flight requests finish;
 6. closes resources, last started first, and returns the exit code.
 
-All of 4-6 share one budget, `drain_timeout`, counted from the stop request: loops still
-running when it is spent are cancelled, and each resource gets what is left (at least 0.5 s).
+Steps 4-6 share one budget, `drain_timeout`, counted from the stop request: loops still
+running when it is spent are cancelled, in-flight HTTP requests get at most a quarter of it,
+and each resource gets what is left (at least 0.5 s, so a spent budget still closes cleanly).
 
 If any loop raises, or returns before it was asked to stop, the whole service stops and
 `run()` returns 1, so Kubernetes restarts the pod: no half-alive processes. A resource that

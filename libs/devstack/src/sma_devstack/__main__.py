@@ -12,11 +12,11 @@ import sys
 import time
 from pathlib import Path
 
-import psutil
 from rich.console import Console
 from rich.table import Table
 
 from sma_devstack.ports import port_is_free
+from sma_devstack.process import kill_group_if_same, process_identity
 from sma_devstack.seed import create_admin_key, create_demo_jobs
 from sma_devstack.stack import DEFAULT_PORTS, Stack, StackPaths, service_port
 
@@ -31,25 +31,34 @@ def _paths() -> StackPaths:
     return StackPaths(root)
 
 
-def _alive(pid: int) -> bool:
+def _supervisor(paths: StackPaths) -> int | None:
+    """The running supervisor's pid, if `stack.pid` names a process that is still that one."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+        recorded = json.loads(paths.pid_file.read_text())
+        pid, identity = int(recorded["pid"]), recorded["identity"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return pid if identity is not None and process_identity(pid) == identity else None
 
 
-def _kill_if_ours(pid: int, started: float) -> bool:
-    """SIGKILL the child's process group, only if `pid` is still the process the stack started."""
+def _record_supervisor(paths: StackPaths) -> None:
+    pid = os.getpid()
+    paths.pid_file.write_text(json.dumps({"pid": pid, "identity": process_identity(pid)}))
+
+
+def _kill_children(paths: StackPaths) -> bool:
+    """SIGKILL whatever the stack started and is still running (a killed supervisor leaves its
+    children), never a process that merely reused a recorded pid."""
+    killed = False
     try:
-        if abs(psutil.Process(pid).create_time() - started) > 0.01:
-            return False  # the pid was reused by something else
-        os.killpg(pid, signal.SIGKILL)
-    except (psutil.Error, ProcessLookupError, PermissionError):
-        return False
-    return True
+        children = json.loads(paths.children_file.read_text())
+    except (OSError, ValueError):
+        children = []
+    for child in children:
+        if isinstance(child, dict):
+            killed = kill_group_if_same(int(child["pid"]), child.get("identity")) or killed
+    paths.children_file.unlink(missing_ok=True)
+    return killed
 
 
 def _write_env(stack: Stack, token: str) -> None:
@@ -91,7 +100,7 @@ async def _run() -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stopping.set)
-    paths.pid_file.write_text(str(os.getpid()))
+    _record_supervisor(paths)
     try:
         stack.check_ports()
         await stack.start_servers()
@@ -117,8 +126,8 @@ def cmd_run(_: argparse.Namespace) -> int:
 
 def cmd_up(args: argparse.Namespace) -> int:
     paths = _paths()
-    if paths.pid_file.exists() and _alive(int(paths.pid_file.read_text())):
-        console.print(f"the stack is already running (pid {paths.pid_file.read_text()}); `make down` stops it")
+    if (pid := _supervisor(paths)) is not None:
+        console.print(f"the stack is already running (pid {pid}); `make down` stops it")
         return 1
     paths.env_file.unlink(missing_ok=True)
     log_path = paths.logs / "stack.log"
@@ -133,11 +142,12 @@ def cmd_up(args: argparse.Namespace) -> int:
                 tail = log_path.read_text(errors="replace").splitlines()[-40:]
                 console.print("[red]the stack did not come up:\n" + "\n".join(tail))
                 if proc.poll() is None:
-                    proc.send_signal(signal.SIGTERM)
+                    proc.send_signal(signal.SIGTERM)  # it stops what it started
                     try:
                         proc.wait(60)
                     except subprocess.TimeoutExpired:
                         os.killpg(proc.pid, signal.SIGKILL)
+                _kill_children(paths)
                 return 1
             time.sleep(0.2)
     console.print(f"[green]SMA is up[/green] (logs in {paths.logs}). Next: [bold]source {paths.env_file}[/bold]")
@@ -148,21 +158,15 @@ def cmd_up(args: argparse.Namespace) -> int:
 def cmd_down(_: argparse.Namespace) -> int:
     paths = _paths()
     stopped = False
-    if paths.pid_file.exists():
-        pid = int(paths.pid_file.read_text())
-        if _alive(pid):
-            os.kill(pid, signal.SIGTERM)
-            deadline = time.monotonic() + 90
-            with console.status("stopping the stack"):
-                while _alive(pid) and time.monotonic() < deadline:
-                    time.sleep(0.2)
-            stopped = True
-        paths.pid_file.unlink(missing_ok=True)
-    # Whatever survived (a killed supervisor leaves its children): stop it by pid.
-    if paths.children_file.exists():
-        for child in json.loads(paths.children_file.read_text()):
-            stopped = _kill_if_ours(child["pid"], child["started"]) or stopped
-        paths.children_file.unlink(missing_ok=True)
+    if (pid := _supervisor(paths)) is not None:
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 90
+        with console.status("stopping the stack"):
+            while _supervisor(paths) is not None and time.monotonic() < deadline:
+                time.sleep(0.2)
+        stopped = True
+    paths.pid_file.unlink(missing_ok=True)
+    stopped = _kill_children(paths) or stopped
     paths.env_file.unlink(missing_ok=True)
     busy = [f"{n}:{service_port(n)}" for n in DEFAULT_PORTS if not port_is_free(service_port(n))]
     console.print("stack stopped" if stopped else "the stack was not running")
@@ -173,7 +177,7 @@ def cmd_down(_: argparse.Namespace) -> int:
 
 def cmd_status(_: argparse.Namespace) -> int:
     paths = _paths()
-    running = paths.pid_file.exists() and _alive(int(paths.pid_file.read_text()))
+    running = _supervisor(paths) is not None
     console.print("running" if running else "stopped")
     if running and paths.env_file.exists():
         console.print(paths.env_file.read_text().strip())

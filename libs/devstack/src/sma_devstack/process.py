@@ -9,7 +9,38 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from sma_devstack.ports import wait_for_port
+
+
+def process_identity(pid: int) -> str | None:
+    """Something that tells this process from a later one that reuses its pid, or None if no
+    such process is running. On Linux the start time in clock ticks since boot (immune to clock
+    changes); elsewhere the name and creation second."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        # A zombie has exited: it only waits for a parent to reap it.
+        return None if fields[0] == "Z" else "start-ticks:" + fields[19]
+    except (OSError, IndexError):
+        pass
+    try:
+        proc = psutil.Process(pid)
+        return f"{proc.name()}:{int(proc.create_time())}"
+    except psutil.Error:
+        return None
+
+
+def kill_group_if_same(pid: int, identity: str | None, sig: int = signal.SIGKILL) -> bool:
+    """Signal `pid`'s process group only if `pid` is still the process recorded as `identity`."""
+    if identity is None or process_identity(pid) != identity:
+        return False
+    try:
+        os.killpg(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
 
 
 class ManagedProcess:

@@ -9,7 +9,6 @@ overrides the stack's defaults. A service that exits is restarted, as Kubernetes
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import sys
@@ -18,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
-import psutil
 from rich.console import Console
 
 from sma_common.db import migrations
@@ -26,7 +24,7 @@ from sma_common.service import sleep_or_stop
 from sma_devstack.kafka import EmbeddedKafka
 from sma_devstack.ports import port_is_free
 from sma_devstack.postgres import EmbeddedPostgres
-from sma_devstack.process import ManagedProcess
+from sma_devstack.process import ManagedProcess, process_identity
 from sma_devstack.redis import EmbeddedRedis
 
 DEFAULT_PORTS = {
@@ -186,10 +184,5 @@ class Stack:
         """Pids and start times of every child, so `down` can clean up after a killed supervisor
         without ever signalling a process that merely reused a pid."""
         pids = [s.pid for s in self.servers] + [p.pid for p in self.processes.values()]
-        children = []
-        for pid in pids:
-            if pid is None:
-                continue
-            with contextlib.suppress(psutil.Error):
-                children.append({"pid": pid, "started": psutil.Process(pid).create_time()})
+        children = [{"pid": pid, "identity": process_identity(pid)} for pid in pids if pid is not None]
         self.paths.children_file.write_text(json.dumps(children))

@@ -27,11 +27,18 @@ class Leadership:
     def is_leader(self) -> bool:
         return self._conn is not None and not self._conn.is_closed()
 
+    @property
+    def lost(self) -> bool:
+        """The lock's connection died under us (database restart, network cut)."""
+        return self._conn is not None and self._conn.is_closed()
+
     async def try_acquire(self) -> bool:
         """True while this instance holds the lock. Re-checked on every call: a lost connection
         loses the lock, and a dead leader's lock is free for this instance to take."""
         if self.is_leader:
             return True
+        if self.lost:
+            log.warning("maintenance.leadership_lost")
         await self._drop()
         conn = await self._db.connect()
         try:
@@ -42,7 +49,6 @@ class Leadership:
         if not acquired:
             await conn.close()
             return False
-        conn.add_termination_listener(lambda _: log.warning("maintenance.leadership_lost"))
         self._conn = conn
         log.info("maintenance.leadership_acquired")
         return True

@@ -63,6 +63,7 @@ class Runner:
                     if leader:
                         await self.run_partitions()
                 except TRANSIENT_ERRORS as exc:
+                    self._leader.set(1 if self.leadership.is_leader else 0)
                     log.warning("maintenance.run_failed", error=repr(exc))
                     self.last_runs["partitions"] = {"at": datetime.now(UTC).isoformat(), "status": "error",
                                                     "error": repr(exc)}

@@ -1,8 +1,9 @@
 """Which database failures are worth retrying, decided once for every service.
 
 Transient: the server or the connection went away or is overloaded (connection errors, admin
-shutdown, too many connections, a cancelled statement, a serialization failure or deadlock),
-or the client timed out. Everything else (data errors, constraint violations, missing
+shutdown, too many connections, a cancelled statement, a serialization failure or deadlock, a
+lock timeout), the connection landed on a read-only standby (failover), a cached statement went
+stale after a schema change, or the client timed out. Everything else (data errors, constraint violations, missing
 partitions, syntax) is a permanent fault of the request itself: retrying it would fail the
 same way forever.
 """
@@ -18,6 +19,9 @@ TRANSIENT_DB_ERRORS: tuple[type[BaseException], ...] = (
     pg.OperatorInterventionError,  # admin shutdown, cannot connect now, statement timeout
     pg.InsufficientResourcesError,  # too many connections, disk full
     pg.TransactionRollbackError,  # serialization failure, deadlock
+    pg.LockNotAvailableError,  # lock_timeout
+    pg.ReadOnlySQLTransactionError,  # a failover left us on a standby
+    pg.InvalidCachedStatementError,  # a migration changed a table under a prepared statement
     OSError,
     TimeoutError,
 )
