@@ -4,8 +4,9 @@ import asyncpg
 
 from sma_common.platforms import Platform
 from sma_gateway.repositories import jobs
+from sma_platforms import ResolvedAccount
 
-ALICE = jobs.AccountIdentity(Platform.BLUESKY, "did:plc:alice", "alice.bsky.social", "Alice")
+ALICE = ResolvedAccount(Platform.BLUESKY, "did:plc:alice", "alice.bsky.social", "Alice")
 
 
 async def test_create_is_idempotent_per_account(db: asyncpg.Pool) -> None:
@@ -16,7 +17,7 @@ async def test_create_is_idempotent_per_account(db: asyncpg.Pool) -> None:
     )
     assert await db.fetchval("SELECT next_run_at <= now() FROM monitoring_jobs WHERE id = $1", job.id)
 
-    renamed = jobs.AccountIdentity(Platform.BLUESKY, "did:plc:alice", "alice.example.com", "Alice B.")
+    renamed = ResolvedAccount(Platform.BLUESKY, "did:plc:alice", "alice.example.com", "Alice B.")
     again, created_again = await jobs.create_job(db, renamed, 60)
     assert not created_again
     assert again.id == job.id and again.interval_minutes == 15
@@ -33,6 +34,6 @@ async def test_concurrent_creates_make_one_job(db: asyncpg.Pool) -> None:
 
 async def test_same_external_id_on_another_platform_is_another_account(db: asyncpg.Pool) -> None:
     first, _ = await jobs.create_job(db, ALICE, 15)
-    other = jobs.AccountIdentity(Platform.TWITCH, "did:plc:alice", "alice", None)
+    other = ResolvedAccount(Platform.TWITCH, "did:plc:alice", "alice", None)
     second, created = await jobs.create_job(db, other, 15)
     assert created and second.account_id != first.account_id

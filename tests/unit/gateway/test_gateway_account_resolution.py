@@ -14,7 +14,6 @@ from sma_common.errors import (
 from sma_common.platforms import Platform
 from sma_gateway.adapters import Adapters, resolve_account
 from sma_gateway.problem import ProblemError
-from sma_gateway.repositories.jobs import AccountIdentity
 from sma_platforms import FetchResult, FetchTarget, ResolvedAccount
 
 
@@ -46,7 +45,7 @@ def adapters_with(answer: ResolvedAccount | Exception, configured: bool = True) 
 async def test_resolved_account_becomes_an_identity() -> None:
     found = ResolvedAccount(Platform.TWITCH, "1234", "shroud", "Shroud")
     identity = await resolve_account(adapters_with(found), Platform.TWITCH, "https://twitch.tv/shroud")
-    assert identity == AccountIdentity(Platform.TWITCH, "1234", "shroud", "Shroud")
+    assert identity == ResolvedAccount(Platform.TWITCH, "1234", "shroud", "Shroud")
 
 
 @pytest.mark.parametrize(

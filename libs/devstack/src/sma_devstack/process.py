@@ -89,3 +89,23 @@ class ManagedProcess:
         except TimeoutError:
             os.killpg(self.proc.pid, signal.SIGKILL)
             return await asyncio.to_thread(self.proc.wait)
+
+
+class EmbeddedServer:
+    """A server binary we run on a loopback port: start waits until it listens, stop signals it."""
+
+    def __init__(self, port: int, workdir: Path, process: ManagedProcess) -> None:
+        self.port = port
+        self.workdir = workdir
+        self._process = process
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid
+
+    async def start(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        await self._process.start_listening(self.port)
+
+    async def stop(self) -> None:
+        await self._process.stop()

@@ -20,8 +20,7 @@ from sma_common.errors import (
 )
 from sma_common.platforms import Platform
 from sma_gateway.problem import FieldError, ProblemError, invalid
-from sma_gateway.repositories.jobs import AccountIdentity
-from sma_platforms import PlatformAdapter
+from sma_platforms import PlatformAdapter, ResolvedAccount
 
 log = structlog.get_logger(__name__)
 
@@ -45,7 +44,7 @@ def _unavailable(detail: str, retry_after: float | None) -> ProblemError:
     return ProblemError(503, detail, kind="platform-unavailable", headers={"Retry-After": str(seconds)})
 
 
-async def resolve_account(adapters: Adapters, platform: Platform, account: str) -> AccountIdentity:
+async def resolve_account(adapters: Adapters, platform: Platform, account: str) -> ResolvedAccount:
     """The account as the platform knows it, or a problem saying why it cannot be tracked now."""
     adapter = adapters.get(platform)
     if adapter is None:
@@ -69,4 +68,4 @@ async def resolve_account(adapters: Adapters, platform: Platform, account: str) 
         raise ProblemError(
             502, f"{platform.value} rejected the gateway's API credentials.", kind="platform-credentials-rejected"
         ) from None
-    return AccountIdentity(platform, found.external_id, found.handle, found.display_name)
+    return found

@@ -14,6 +14,7 @@ import asyncpg
 
 from sma_common.platforms import Platform
 from sma_gateway.schemas import JobOut, JobStatus
+from sma_platforms import ResolvedAccount
 
 _COLUMNS = """
     j.id, j.account_id, j.platform, a.handle, a.display_name, a.external_id, j.interval_minutes,
@@ -36,16 +37,6 @@ class JobFilter:
     platform: Platform | None = None
     status: JobStatus | None = None
     account_id: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class AccountIdentity:
-    """An account as a platform resolved it."""
-
-    platform: Platform
-    external_id: str
-    handle: str
-    display_name: str | None
 
 
 class RunRequest(Enum):
@@ -85,7 +76,7 @@ async def job_exists(pool: asyncpg.Pool, job_id: UUID) -> bool:
     return bool(await pool.fetchval("SELECT EXISTS (SELECT 1 FROM monitoring_jobs WHERE id = $1)", job_id))
 
 
-async def create_job(pool: asyncpg.Pool, account: AccountIdentity, interval_minutes: int) -> tuple[JobOut, bool]:
+async def create_job(pool: asyncpg.Pool, account: ResolvedAccount, interval_minutes: int) -> tuple[JobOut, bool]:
     """Upsert the account and create its job; (job, created). An existing job is returned as is."""
     async with pool.acquire() as conn, conn.transaction():
         account_id = await conn.fetchval(
