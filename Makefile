@@ -1,5 +1,6 @@
 # SMA developer entry points. `make run` and `make test` are the README's two commands.
 PYTHON ?= python3
+SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 PACKAGES := -e libs/common -e libs/platforms -e libs/devstack \
@@ -10,9 +11,12 @@ PYPROJECTS := $(wildcard libs/*/pyproject.toml services/*/pyproject.toml simulat
 .PHONY: install run up down status test lint typecheck clean
 
 $(VENV)/.installed: constraints.txt requirements-dev.txt $(PYPROJECTS)
+	@echo "Installing SMA and its pinned dependencies into $(VENV) (about two minutes the first time)..."
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade "pip>=24"
-	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -r requirements-dev.txt $(PACKAGES)
+	@$(PY) -m pip install --quiet --disable-pip-version-check --upgrade "pip>=24"
+	@$(PY) -m pip install --disable-pip-version-check --progress-bar off -c constraints.txt \
+		-r requirements-dev.txt $(PACKAGES) | grep --line-buffered -E '^(Collecting|Successfully installed)' \
+		| cut -c1-100; test $${PIPESTATUS[0]} -eq 0
 	@touch $@
 
 install: $(VENV)/.installed ## create .venv and install every package (editable) under constraints.txt
