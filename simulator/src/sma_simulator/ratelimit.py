@@ -3,7 +3,9 @@
 `TokenBucket` is Twitch's model: a bucket per client id that refills continuously to its
 capacity over a window (800 points a minute); its reset is when the bucket is full again.
 `FixedWindow` is the AT Protocol's: a count per caller per fixed window (3000 per 300 s),
-reset at the window's end. Both remember a bounded number of callers.
+reset at the window's end. `DailyQuota` is YouTube's: units per caller per Pacific calendar
+day, reset at midnight America/Los_Angeles, with no headers at all. All remember a bounded
+number of callers.
 """
 
 from __future__ import annotations
@@ -11,9 +13,11 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 MAX_CALLERS = 10_000
+PACIFIC = ZoneInfo("America/Los_Angeles")
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,3 +85,24 @@ class FixedWindow:
             self._state.popitem(last=False)
         reset = (window + 1) * self.window_seconds
         return Budget(allowed, self.limit, self.limit - used, reset)
+
+
+class DailyQuota:
+    def __init__(self, units: int) -> None:
+        self.units = units
+        self._state: OrderedDict[str, tuple[date, int]] = OrderedDict()
+
+    def take(self, key: str, now: datetime, cost: int = 1) -> Budget:
+        day = now.astimezone(PACIFIC).date()
+        seen_day, used = self._state.get(key, (day, 0))
+        if seen_day != day:
+            used = 0
+        allowed = used + cost <= self.units
+        if allowed:
+            used += cost
+        self._state[key] = (day, used)
+        self._state.move_to_end(key)
+        while len(self._state) > MAX_CALLERS:
+            self._state.popitem(last=False)
+        reset = datetime.combine(day + timedelta(days=1), time(), tzinfo=PACIFIC)
+        return Budget(allowed, self.units, self.units - used, int(reset.timestamp()))

@@ -20,6 +20,9 @@ class SimulatorSettings(HttpServerSettings, LoggingSettings):
     simulator_twitch_client_secret: SecretStr = SecretStr("sma-demo-secret")
     simulator_token_ttl_seconds: int = Field(default=14_400, ge=1)
     simulator_twitch_points_per_minute: int = Field(default=800, ge=1)
+    # The API key the fake YouTube Data API accepts, and its daily quota in units (Pacific days).
+    simulator_youtube_api_key: SecretStr = SecretStr("sma-demo-youtube-key")
+    simulator_youtube_daily_quota: int = Field(default=10_000, ge=1)
     simulator_bluesky_rate_limit: int = Field(default=3_000, ge=1)
     simulator_bluesky_rate_window_seconds: int = Field(default=300, ge=1)
     # Observations kept per platform in the /_sim/ledger (oldest dropped first).

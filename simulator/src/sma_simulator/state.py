@@ -1,5 +1,8 @@
 """The simulated world: deterministic fake accounts and how their figures evolve.
 
+Which platforms exist, their named accounts, the spelling of generated handles and ids, and
+which figures each serves come from the per-platform profiles in `sma_simulator.profiles`.
+
 Every figure is a pure function of (seed, account, time truncated to the second), so a test
 that knows the seed and the clock computes the exact value the simulator will serve:
 `World(seed, n).metrics(account, at)` returns the observations under the contract's metric
@@ -7,7 +10,8 @@ names. Ids and handles do not depend on the seed (the demo seed names accounts b
 
 - followers: a per-account base plus a per-account hourly growth rate since `SIM_EPOCH`, plus
   a small noise that changes once a minute;
-- following and posts (Bluesky): base plus slow growth, no noise;
+- following and posts (Bluesky; posts are YouTube's videos too): base plus slow growth, no noise;
+- views (YouTube): a large base plus steady growth;
 - Twitch live state: each channel streams on its own cycle of 3 to 10 minutes and is live for
   35-65% of it, so a demo sees channels go live and offline; viewers rise and fall during a
   stream.
@@ -15,77 +19,38 @@ names. Ids and handles do not depend on the seed (the demo seed names accounts b
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
 from sma_common.platforms import Platform
+from sma_simulator.profiles import PROFILES, LiveStream, PlatformProfile, SimAccount, unit
+
+__all__ = [
+    "GAMES", "SIMULATED_PLATFORMS", "SIM_EPOCH", "LiveStream", "SimAccount", "World", "derived_id",
+    "generated_handle", "unit",
+]
 
 SIM_EPOCH = datetime(2025, 1, 1, tzinfo=UTC)
 _EPOCH_SECONDS = int(SIM_EPOCH.timestamp())
 GAMES = ("Just Chatting", "Speedrunning", "Music", "Software and Game Development", "Retro", "Art")
-
-# login/handle → (immutable id, display name); twitchdev and bsky.app carry their real ids.
-DEMO_ACCOUNTS: dict[Platform, tuple[tuple[str, str | None, str], ...]] = {
-    Platform.TWITCH: (
-        ("twitchdev", "141981764", "TwitchDev"),
-        ("sma_demo_speedrun", None, "SMA Demo Speedrun"),
-        ("sma_demo_music", None, "SMA Demo Music"),
-    ),
-    Platform.BLUESKY: (
-        ("bsky.app", "did:plc:z72i7hdynmk6r22z27h6tvur", "Bluesky"),
-        ("sma-demo.bsky.social", None, "SMA Demo"),
-        ("sma-news.bsky.social", None, "SMA News"),
-    ),
-}
-SIMULATED_PLATFORMS = tuple(DEMO_ACCOUNTS)
-
-
-@dataclass(frozen=True, slots=True)
-class SimAccount:
-    platform: Platform
-    id: str
-    handle: str
-    display_name: str
-    created_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class LiveStream:
-    id: str
-    started_at: datetime
-    viewers: int
-    game_name: str
-    title: str
-
-
-def unit(*parts: object) -> float:
-    """A stable pseudo-random number in [0, 1) from the parts (never Python's salted `hash`)."""
-    digest = hashlib.blake2b(":".join(map(str, parts)).encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") / 2**64
+SIMULATED_PLATFORMS = tuple(PROFILES)
 
 
 def generated_handle(platform: Platform, number: int) -> str:
-    return f"sim_user_{number:04d}" if platform is Platform.TWITCH else f"sim-{number:04d}.bsky.social"
+    return PROFILES[platform].generated_handle(number)
 
 
 def derived_id(platform: Platform, handle: str) -> str:
-    """The immutable id of a simulated account: a Twitch-style number or a did:plc."""
-    if platform is Platform.TWITCH:
-        return str(100_000_000 + int(unit("id", platform, handle) * 899_999_999))
-    digest = hashlib.blake2b(f"did:{handle}".encode(), digest_size=15).digest()
-    return "did:plc:" + base64.b32encode(digest).decode().lower()[:24]
+    """The immutable id of a simulated account, spelled as the platform spells its ids."""
+    return PROFILES[platform].derived_id(handle)
 
 
-def _build_accounts(platform: Platform, count: int) -> tuple[SimAccount, ...]:
-    named = [(handle, known_id or derived_id(platform, handle), name)
-             for handle, known_id, name in DEMO_ACCOUNTS[platform]]
+def _build_accounts(platform: Platform, profile: PlatformProfile, count: int) -> tuple[SimAccount, ...]:
+    named = [(d.handle, d.known_id or profile.derived_id(d.handle), d.display_name) for d in profile.demo_accounts]
     for number in range(1, max(0, count - len(named)) + 1):
-        handle = generated_handle(platform, number)
-        label = "Sim User" if platform is Platform.TWITCH else "Sim"
-        named.append((handle, derived_id(platform, handle), f"{label} {number:04d}"))
+        handle = profile.generated_handle(number)
+        named.append((handle, profile.derived_id(handle), f"{profile.generated_label} {number:04d}"))
     return tuple(
         SimAccount(platform, account_id, handle, name,
                    SIM_EPOCH - timedelta(days=int(30 + unit("created", handle) * 3000)))
@@ -96,9 +61,12 @@ def _build_accounts(platform: Platform, count: int) -> tuple[SimAccount, ...]:
 class World:
     """The accounts of every simulated platform and their figures at any instant."""
 
-    def __init__(self, seed: int, accounts_per_platform: int) -> None:
+    def __init__(
+        self, seed: int, accounts_per_platform: int, profiles: Mapping[Platform, PlatformProfile] = PROFILES
+    ) -> None:
         self.seed = seed
-        self._accounts = {p: _build_accounts(p, accounts_per_platform) for p in SIMULATED_PLATFORMS}
+        self._profiles = dict(profiles)
+        self._accounts = {p: _build_accounts(p, profile, accounts_per_platform) for p, profile in profiles.items()}
         self._by_id = {(a.platform, a.id): a for accounts in self._accounts.values() for a in accounts}
         self._by_handle = {(a.platform, a.handle): a for accounts in self._accounts.values() for a in accounts}
         if len(self._by_id) != sum(len(a) for a in self._accounts.values()):
@@ -134,6 +102,11 @@ class World:
         per_hour = 0.05 + 2 * self._u(account, "posts-growth")
         return base + int(per_hour * (_second(at) - _EPOCH_SECONDS) / 3600)
 
+    def views(self, account: SimAccount, at: datetime) -> int:
+        base = 1_000 + int(5_000_000_000 * self._u(account, "views") ** 4)
+        per_hour = 5 + 20_000 * self._u(account, "views-growth")
+        return base + int(per_hour * (_second(at) - _EPOCH_SECONDS) / 3600)
+
     def stream(self, account: SimAccount, at: datetime) -> LiveStream | None:
         """The channel's live stream at `at`, or None while it is offline."""
         second = _second(at)
@@ -157,17 +130,7 @@ class World:
 
     def metrics(self, account: SimAccount, at: datetime) -> dict[str, float]:
         """The figures a correct client reads at `at`, under the contract's metric names."""
-        if account.platform is Platform.TWITCH:
-            stream = self.stream(account, at)
-            figures = {"followers": float(self.followers(account, at)), "is_live": 1.0 if stream else 0.0}
-            if stream is not None:
-                figures["live_viewers"] = float(stream.viewers)
-            return figures
-        return {
-            "followers": float(self.followers(account, at)),
-            "following": float(self.following(account, at)),
-            "posts": float(self.posts(account, at)),
-        }
+        return self._profiles[account.platform].figures(self, account, at)
 
     def broadcaster_type(self, account: SimAccount) -> str:
         return ("", "affiliate", "partner")[int(unit("type", account.handle) * 3)]

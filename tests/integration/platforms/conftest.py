@@ -11,6 +11,7 @@ from sma_common.clock import FakeClock
 from sma_common.metrics import create_registry
 from sma_platforms.bluesky import BlueskyAdapter
 from sma_platforms.twitch import TwitchAdapter
+from sma_platforms.youtube import YouTubeAdapter
 from sma_simulator.app import create_app
 from sma_simulator.context import SIM_CONTEXT
 from sma_simulator.settings import SimulatorSettings
@@ -56,5 +57,12 @@ async def twitch(simulator: Simulator) -> AsyncIterator[TwitchAdapter]:
 @pytest.fixture
 async def bluesky(simulator: Simulator) -> AsyncIterator[BlueskyAdapter]:
     adapter = BlueskyAdapter(simulator.platform_settings(), clock=simulator.clock, sleep=simulator.record_sleep)
+    yield adapter
+    await adapter.close()
+
+
+@pytest.fixture
+async def youtube(simulator: Simulator) -> AsyncIterator[YouTubeAdapter]:
+    adapter = YouTubeAdapter(simulator.platform_settings(), clock=simulator.clock, sleep=simulator.record_sleep)
     yield adapter
     await adapter.close()

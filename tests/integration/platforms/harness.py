@@ -38,6 +38,8 @@ class Simulator:
             "twitch_auth_base": self.url,
             "twitch_client_id": settings.simulator_twitch_client_id,
             "twitch_client_secret": settings.simulator_twitch_client_secret,
+            "youtube_api_base": f"{self.url}/youtube/v3",
+            "youtube_api_key": settings.simulator_youtube_api_key,
             "bluesky_api_base": f"{self.url}/xrpc",
             "platform_request_timeout_seconds": REQUEST_TIMEOUT,
             "platform_max_retries": MAX_RETRIES,

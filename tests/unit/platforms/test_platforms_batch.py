@@ -70,13 +70,16 @@ def test_public_surface() -> None:
 
 async def test_build_adapters_reports_configuration_without_io() -> None:
     unconfigured = build_adapters(PlatformSettings())
-    assert set(unconfigured) == {Platform.TWITCH, Platform.BLUESKY}
+    assert set(unconfigured) == {Platform.TWITCH, Platform.YOUTUBE, Platform.BLUESKY}
     assert not unconfigured[Platform.TWITCH].is_configured
+    assert not unconfigured[Platform.YOUTUBE].is_configured
     assert unconfigured[Platform.BLUESKY].is_configured
     configured = build_adapters(
-        PlatformSettings(twitch_client_id="id", twitch_client_secret=SecretStr("secret"))
+        PlatformSettings(twitch_client_id="id", twitch_client_secret=SecretStr("secret"),
+                         youtube_api_key=SecretStr("key"))
     )
     assert configured[Platform.TWITCH].is_configured
+    assert configured[Platform.YOUTUBE].is_configured
     for platform, adapter in configured.items():
         assert adapter.platform is platform
         assert adapter.max_batch_size == MAX_BATCH_SIZE[platform]

@@ -67,6 +67,8 @@ def test_metrics_use_the_contract_names(platform: Platform) -> None:
         if platform is Platform.TWITCH:
             assert set(figures) in ({"followers", "is_live"}, {"followers", "is_live", "live_viewers"})
             assert ("live_viewers" in figures) == (figures["is_live"] == 1.0)
+        elif platform is Platform.YOUTUBE:
+            assert set(figures) in ({"subscribers", "views", "videos"}, {"views", "videos"})
         else:
             assert set(figures) == {"followers", "following", "posts"}
 

@@ -10,6 +10,7 @@ from sma_common.api_keys import create_key
 DEMO_KEY_NAME = "demo-admin"
 DEMO_ACCOUNTS = {
     "twitch": ("twitchdev", "sma_demo_speedrun", "sma_demo_music"),
+    "youtube": ("@smademo", "@smamusic"),
     "bluesky": ("bsky.app", "sma-demo.bsky.social", "sma-news.bsky.social"),
 }
 

@@ -38,6 +38,7 @@ SERVICES = {
     "collector": "sma_collector", "gateway": "sma_gateway",
 }
 SIMULATOR_TWITCH_CLIENT = ("sma-demo-client", "sma-demo-secret")
+SIMULATOR_YOUTUBE_API_KEY = "sma-demo-youtube-key"
 
 
 @dataclass
@@ -123,6 +124,8 @@ class Stack:
             "SMA_TWITCH_AUTH_BASE": sim,
             "SMA_TWITCH_CLIENT_ID": SIMULATOR_TWITCH_CLIENT[0],
             "SMA_TWITCH_CLIENT_SECRET": SIMULATOR_TWITCH_CLIENT[1],
+            "SMA_YOUTUBE_API_BASE": f"{sim}/youtube/v3",
+            "SMA_YOUTUBE_API_KEY": SIMULATOR_YOUTUBE_API_KEY,
             "SMA_BLUESKY_API_BASE": f"{sim}/xrpc",
         }
         # What the operator exported wins over the stack's defaults.

@@ -126,6 +126,8 @@ def describe(reply: HttpReply) -> str:
     if isinstance(reply.body, Mapping):
         for key in ("message", "detail", "error_description", "error"):
             value = reply.body.get(key)
+            if isinstance(value, Mapping):  # Google's envelope: {"error": {"code", "message", ...}}
+                value = value.get("message")
             if isinstance(value, str) and value:
                 message = value
                 break
@@ -207,7 +209,7 @@ class HttpClient:
     def from_settings(
         cls,
         settings: PlatformSettings,
-        rate_limit_format: RateLimitFormat,
+        rate_limit_format: RateLimitFormat | None,
         *,
         clock: Clock,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,

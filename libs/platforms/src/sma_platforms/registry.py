@@ -12,6 +12,7 @@ from sma_common.settings import PlatformSettings
 from sma_platforms.base import PlatformAdapter
 from sma_platforms.bluesky import BlueskyAdapter
 from sma_platforms.twitch import TwitchAdapter
+from sma_platforms.youtube import YouTubeAdapter
 
 log = structlog.get_logger(__name__)
 
@@ -19,6 +20,7 @@ AdapterFactory = Callable[[PlatformSettings], PlatformAdapter]
 
 ADAPTER_FACTORIES: dict[Platform, AdapterFactory] = {
     Platform.TWITCH: TwitchAdapter,
+    Platform.YOUTUBE: YouTubeAdapter,
     Platform.BLUESKY: BlueskyAdapter,
 }
 

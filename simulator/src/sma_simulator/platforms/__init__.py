@@ -1,5 +1,6 @@
 """The simulated platforms, one module each, speaking that platform's real wire format.
-Adding a platform is one module here and one line in `SIMULATORS`."""
+Adding a platform is one module here and one line in `SIMULATORS`, next to its world profile
+in `sma_simulator.profiles`."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sma_common.platforms import Platform
 from sma_simulator.context import SimContext
 from sma_simulator.platforms.bluesky import BlueskySimulator
 from sma_simulator.platforms.twitch import TwitchSimulator
+from sma_simulator.platforms.youtube import YouTubeSimulator
 
 
 class PlatformSimulator(Protocol):
@@ -20,5 +22,6 @@ class PlatformSimulator(Protocol):
 
 SIMULATORS: dict[Platform, Callable[[SimContext], PlatformSimulator]] = {
     Platform.TWITCH: TwitchSimulator,
+    Platform.YOUTUBE: YouTubeSimulator,
     Platform.BLUESKY: BlueskySimulator,
 }
