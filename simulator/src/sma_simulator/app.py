@@ -1,7 +1,8 @@
 """The simulator's aiohttp application: every simulated platform's routes at the paths that make
 the services' base URLs `http://HOST:PORT/helix` (Twitch API), `http://HOST:PORT` (Twitch auth,
 token at `/oauth2/token`), `http://HOST:PORT/youtube/v3` (YouTube Data API) and
-`http://HOST:PORT/xrpc` (Bluesky), plus the `/_sim` control routes.
+`http://HOST:PORT/xrpc` (Bluesky), `http://HOST:PORT/mastodon/{instance}` (each Mastodon
+instance), plus the `/_sim` control routes.
 """
 
 from __future__ import annotations

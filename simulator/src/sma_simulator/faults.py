@@ -17,7 +17,7 @@ from typing import Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 FaultKind = Literal["rate_limit", "server_error", "timeout", "unauthorized"]
-AUTH_ENDPOINTS = frozenset({"oauth2/token"})
+AUTH_ENDPOINTS = frozenset({"oauth2/token", "api/v1/access_token"})
 MAX_ACTIVE_FAULTS = 100
 
 

@@ -25,6 +25,16 @@ class SimulatorSettings(HttpServerSettings, LoggingSettings):
     simulator_youtube_daily_quota: int = Field(default=10_000, ge=1)
     simulator_bluesky_rate_limit: int = Field(default=3_000, ge=1)
     simulator_bluesky_rate_window_seconds: int = Field(default=300, ge=1)
+    # Mastodon's default API throttle, per instance and caller address: 300 requests per 5 minutes.
+    simulator_mastodon_rate_limit: int = Field(default=300, ge=1)
+    simulator_mastodon_rate_window_seconds: int = Field(default=300, ge=1)
+    # The app-only bearer token the fake X API accepts, and its requests per 15-minute window.
+    simulator_x_bearer_token: SecretStr = SecretStr("sma-demo-x-token")
+    simulator_x_rate_limit: int = Field(default=300, ge=1)
+    # The app credentials the fake Reddit token endpoint accepts (HTTP Basic), and its requests per 10 minutes.
+    simulator_reddit_client_id: str = "sma-demo-reddit"
+    simulator_reddit_client_secret: SecretStr = SecretStr("sma-demo-reddit-secret")
+    simulator_reddit_rate_limit: int = Field(default=600, ge=1)
     # Observations kept per platform in the /_sim/ledger (oldest dropped first).
     simulator_ledger_size: int = Field(default=10_000, ge=0, le=1_000_000)
     # How long a `timeout` fault holds a response when the fault does not say.

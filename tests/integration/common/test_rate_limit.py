@@ -16,7 +16,9 @@ MINUTE = Budget.per_window(calls=800, window_seconds=60)
 
 @pytest.fixture
 async def limiter(redis_url: str, redis_prefix: str) -> AsyncIterator[SharedRateLimiter]:
-    client = RedisClient(RedisSettings(redis_url=redis_url, redis_key_prefix=redis_prefix), required=True)
+    # A generous timeout: 50 concurrent callers open connections at once on a loaded CI machine.
+    settings = RedisSettings(redis_url=redis_url, redis_key_prefix=redis_prefix, redis_socket_timeout_seconds=2.0)
+    client = RedisClient(settings, required=True)
     await client.start()
     yield SharedRateLimiter(client)
     await client.stop()

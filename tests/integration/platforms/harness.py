@@ -20,6 +20,7 @@ from sma_simulator.state import SimAccount
 # Short enough that a `timeout` fault costs the suite half a second per test.
 REQUEST_TIMEOUT = 0.5
 MAX_RETRIES = 2
+REDDIT_USER_AGENT = "test:sma-tests:0.1 (by /u/sma_demo)"
 
 
 @dataclass
@@ -41,6 +42,14 @@ class Simulator:
             "youtube_api_base": f"{self.url}/youtube/v3",
             "youtube_api_key": settings.simulator_youtube_api_key,
             "bluesky_api_base": f"{self.url}/xrpc",
+            "mastodon_api_base": f"{self.url}/mastodon/{{instance}}",
+            "reddit_api_base": f"{self.url}/reddit",
+            "reddit_auth_base": f"{self.url}/reddit-auth",
+            "reddit_client_id": settings.simulator_reddit_client_id,
+            "reddit_client_secret": settings.simulator_reddit_client_secret,
+            "reddit_user_agent": REDDIT_USER_AGENT,
+            "x_api_base": f"{self.url}/2",
+            "x_bearer_token": settings.simulator_x_bearer_token,
             "platform_request_timeout_seconds": REQUEST_TIMEOUT,
             "platform_max_retries": MAX_RETRIES,
             **overrides,

@@ -70,10 +70,13 @@ def test_public_surface() -> None:
 
 async def test_build_adapters_reports_configuration_without_io() -> None:
     unconfigured = build_adapters(PlatformSettings())
-    assert set(unconfigured) == {Platform.TWITCH, Platform.YOUTUBE, Platform.BLUESKY}
+    assert set(unconfigured) == {Platform.TWITCH, Platform.YOUTUBE, Platform.BLUESKY, Platform.X, Platform.MASTODON,
+                                 Platform.REDDIT}
     assert not unconfigured[Platform.TWITCH].is_configured
     assert not unconfigured[Platform.YOUTUBE].is_configured
     assert unconfigured[Platform.BLUESKY].is_configured
+    assert unconfigured[Platform.MASTODON].is_configured
+    assert not unconfigured[Platform.X].is_configured
     configured = build_adapters(
         PlatformSettings(twitch_client_id="id", twitch_client_secret=SecretStr("secret"),
                          youtube_api_key=SecretStr("key"))

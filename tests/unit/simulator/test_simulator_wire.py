@@ -161,7 +161,7 @@ async def test_bluesky_window_exhaustion(start_sim: SimFactory) -> None:
 
 async def test_control_routes(sim: SimHarness) -> None:
     accounts = await (await sim.client.get("/_sim/accounts")).json()
-    assert set(accounts) == {"twitch", "youtube", "bluesky"}
+    assert set(accounts) == {"twitch", "youtube", "bluesky", "x", "mastodon", "reddit"}
     assert accounts["youtube"][1]["handle"] == "@smademo"
     assert accounts["twitch"][0] == {"id": "141981764", "handle": "twitchdev", "display_name": "TwitchDev"}
     assert len(accounts["bluesky"]) == 12

@@ -11,7 +11,10 @@ DEMO_KEY_NAME = "demo-admin"
 DEMO_ACCOUNTS = {
     "twitch": ("twitchdev", "sma_demo_speedrun", "sma_demo_music"),
     "youtube": ("@smademo", "@smamusic"),
+    "x": ("@sma_demo", "@sma_news"),
     "bluesky": ("bsky.app", "sma-demo.bsky.social", "sma-news.bsky.social"),
+    "mastodon": ("@smademo@mastodon.social", "@smaold@legacy.example"),
+    "reddit": ("r/smademo", "r/smanews"),
 }
 
 

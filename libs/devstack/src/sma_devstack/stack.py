@@ -39,6 +39,9 @@ SERVICES = {
 }
 SIMULATOR_TWITCH_CLIENT = ("sma-demo-client", "sma-demo-secret")
 SIMULATOR_YOUTUBE_API_KEY = "sma-demo-youtube-key"
+SIMULATOR_X_BEARER_TOKEN = "sma-demo-x-token"  # noqa: S105 (the simulator's public demo token)
+SIMULATOR_REDDIT_CLIENT = ("sma-demo-reddit", "sma-demo-reddit-secret")
+SIMULATOR_REDDIT_USER_AGENT = "local:sma-devstack:0.1 (by /u/sma_demo)"
 
 
 @dataclass
@@ -126,7 +129,15 @@ class Stack:
             "SMA_TWITCH_CLIENT_SECRET": SIMULATOR_TWITCH_CLIENT[1],
             "SMA_YOUTUBE_API_BASE": f"{sim}/youtube/v3",
             "SMA_YOUTUBE_API_KEY": SIMULATOR_YOUTUBE_API_KEY,
+            "SMA_X_API_BASE": f"{sim}/2",
+            "SMA_X_BEARER_TOKEN": SIMULATOR_X_BEARER_TOKEN,
             "SMA_BLUESKY_API_BASE": f"{sim}/xrpc",
+            "SMA_MASTODON_API_BASE": f"{sim}/mastodon/{{instance}}",
+            "SMA_REDDIT_API_BASE": f"{sim}/reddit",
+            "SMA_REDDIT_AUTH_BASE": f"{sim}/reddit-auth",
+            "SMA_REDDIT_CLIENT_ID": SIMULATOR_REDDIT_CLIENT[0],
+            "SMA_REDDIT_CLIENT_SECRET": SIMULATOR_REDDIT_CLIENT[1],
+            "SMA_REDDIT_USER_AGENT": SIMULATOR_REDDIT_USER_AGENT,
         }
         # What the operator exported wins over the stack's defaults.
         exported = {k: v for k, v in os.environ.items() if k.startswith("SMA_")}

@@ -11,7 +11,10 @@ from sma_common.platforms import Platform
 from sma_common.settings import PlatformSettings
 from sma_platforms.base import PlatformAdapter
 from sma_platforms.bluesky import BlueskyAdapter
+from sma_platforms.mastodon import MastodonAdapter
+from sma_platforms.reddit import RedditAdapter
 from sma_platforms.twitch import TwitchAdapter
+from sma_platforms.x import XAdapter
 from sma_platforms.youtube import YouTubeAdapter
 
 log = structlog.get_logger(__name__)
@@ -22,6 +25,9 @@ ADAPTER_FACTORIES: dict[Platform, AdapterFactory] = {
     Platform.TWITCH: TwitchAdapter,
     Platform.YOUTUBE: YouTubeAdapter,
     Platform.BLUESKY: BlueskyAdapter,
+    Platform.MASTODON: MastodonAdapter,
+    Platform.REDDIT: RedditAdapter,
+    Platform.X: XAdapter,
 }
 
 

@@ -12,7 +12,10 @@ from aiohttp import web
 from sma_common.platforms import Platform
 from sma_simulator.context import SimContext
 from sma_simulator.platforms.bluesky import BlueskySimulator
+from sma_simulator.platforms.mastodon import MastodonSimulator
+from sma_simulator.platforms.reddit import RedditSimulator
 from sma_simulator.platforms.twitch import TwitchSimulator
+from sma_simulator.platforms.x import XSimulator
 from sma_simulator.platforms.youtube import YouTubeSimulator
 
 
@@ -24,4 +27,7 @@ SIMULATORS: dict[Platform, Callable[[SimContext], PlatformSimulator]] = {
     Platform.TWITCH: TwitchSimulator,
     Platform.YOUTUBE: YouTubeSimulator,
     Platform.BLUESKY: BlueskySimulator,
+    Platform.MASTODON: MastodonSimulator,
+    Platform.REDDIT: RedditSimulator,
+    Platform.X: XSimulator,
 }

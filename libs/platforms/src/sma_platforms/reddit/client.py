@@ -1,0 +1,174 @@
+"""The Reddit adapter: batch fetch of subreddit subscribers and active users through
+`GET /api/info?sr_name=a,b,…` (100 names a call), user karma through `GET /user/{name}/about`
+(one call per user), and resolving `r/name`, subreddit URLs, `u/name` or a fullname to the
+immutable fullname (`t5_…` subreddits, `t2_…` users).
+
+Every call sends the app's unique User-Agent and an application-only bearer token; a 401
+renews the token and repeats the call once. Rate-limit headers are `x-ratelimit-used`,
+`x-ratelimit-remaining` (decimal) and `x-ratelimit-reset` (seconds from now). A 403 is a
+private, banned or gated subreddit (not found), not an auth error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from urllib.parse import quote
+
+from sma_common.clock import Clock, SystemClock
+from sma_common.errors import ConfigurationError, NotFound, SmaError
+from sma_common.platforms import MAX_BATCH_SIZE, Platform
+from sma_common.settings import PlatformSettings
+from sma_platforms.base import FetchResult, FetchTarget, Outcome, ResolvedAccount
+from sma_platforms.batch import BatchResults, chunked, halts_batch
+from sma_platforms.http import CallLog, HttpClient, Params, classify, error_for
+from sma_platforms.ratelimit import RateLimitFormat
+from sma_platforms.reddit.auth import RedditTokenProvider
+from sma_platforms.reddit.parse import (
+    RedditThing,
+    is_subreddit_id,
+    is_user_id,
+    parse_about,
+    parse_listing,
+    parse_ref,
+    refine_outcome,
+    subreddit_name,
+    user_name,
+)
+
+RATE_LIMIT_FORMAT = RateLimitFormat(prefix="x-ratelimit-", reset="seconds")
+# User karma is one call per user; this bounds how many are in flight at once.
+USER_CONCURRENCY = 8
+
+
+class RedditAdapter:
+    """`PlatformAdapter` for Reddit (see the module docstring). Configured only when the client
+    id, secret and User-Agent are all set."""
+
+    platform = Platform.REDDIT
+    max_batch_size = MAX_BATCH_SIZE[Platform.REDDIT]
+
+    def __init__(
+        self,
+        settings: PlatformSettings,
+        *,
+        clock: Clock | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._clock = clock or SystemClock()
+        self._api = settings.reddit_api_base.rstrip("/")
+        self._user_agent = (settings.reddit_user_agent or "").strip()
+        self._http = HttpClient.from_settings(settings, RATE_LIMIT_FORMAT, clock=self._clock, sleep=sleep)
+        secret, client_id = settings.reddit_client_secret, settings.reddit_client_id
+        self._tokens: RedditTokenProvider | None = None
+        if client_id and secret is not None and secret.get_secret_value() and self._user_agent:
+            self._tokens = RedditTokenProvider(
+                self._http, auth_base=settings.reddit_auth_base, client_id=client_id, client_secret=secret,
+                user_agent=self._user_agent, clock=self._clock,
+            )
+
+    @property
+    def is_configured(self) -> bool:
+        return self._tokens is not None
+
+    async def close(self) -> None:
+        await self._http.close()
+
+    async def fetch(self, targets: Sequence[FetchTarget]) -> FetchResult:
+        observed_at = self._clock.now()
+        log, results = CallLog(), BatchResults(targets)
+        if self._tokens is None:
+            results.fail(targets, Outcome.AUTH_ERROR, "Reddit is not configured (client id, secret, user agent)")
+            return results.build(log, observed_at)
+        subreddits = [t for t in targets if is_subreddit_id(t.external_id)]
+        users = [t for t in targets if is_user_id(t.external_id)]
+        results.fail([t for t in targets if t not in subreddits and t not in users], Outcome.NOT_FOUND,
+                     "not a Reddit fullname (t5_ or t2_)")
+        for chunk in chunked(subreddits, self.max_batch_size):
+            if results.pending(chunk):
+                await self._fetch_subreddits(chunk, results, log)
+        if users and results.pending(users):
+            await self._fetch_users(users, results, log)
+        return results.build(log, observed_at)
+
+    async def _fetch_subreddits(self, chunk: Sequence[FetchTarget], results: BatchResults, log: CallLog) -> None:
+        """One `/api/info` call by name (by fullname for targets without a handle)."""
+        names = list(dict.fromkeys(subreddit_name(t.handle) for t in chunk if t.handle.strip()))
+        ids = list(dict.fromkeys(t.external_id for t in chunk if not t.handle.strip()))
+        found: dict[str, RedditThing] = {}
+        try:
+            for key, values in (("sr_name", names), ("id", ids)):
+                if values:
+                    found |= parse_listing(await self._get("/api/info", [(key, ",".join(values))], log))
+        except SmaError as exc:
+            results.fail_with(results.pending() if halts_batch(exc) else chunk, exc)
+            return
+        by_name = {thing.name.lower(): thing for thing in found.values()}
+        for target in chunk:
+            thing = found.get(target.external_id) or by_name.get(subreddit_name(target.handle))
+            if thing is None:
+                results.fail([target], Outcome.NOT_FOUND, "no such subreddit (absent from /api/info)")
+            else:
+                results.succeed(target, thing.observations)
+
+    async def _fetch_users(self, users: Sequence[FetchTarget], results: BatchResults, log: CallLog) -> None:
+        """`/user/{name}/about` per user, a few at a time; a rate limit or auth error stops the rest."""
+        semaphore = asyncio.Semaphore(USER_CONCURRENCY)
+
+        async def one(target: FetchTarget) -> None:
+            async with semaphore:
+                if not results.pending([target]):
+                    return
+                name = user_name(target.handle)
+                try:
+                    if not name:
+                        raise NotFound("a Reddit user target needs its user name as handle")
+                    thing = parse_about(await self._get(f"/user/{quote(name)}/about", [], log))
+                except SmaError as exc:
+                    results.fail_with(results.pending() if halts_batch(exc) else [target], exc)
+                    return
+                if thing is None or thing.fullname != target.external_id:
+                    results.fail([target], Outcome.NOT_FOUND, f"no Reddit user {name!r} with id {target.external_id}")
+                else:
+                    results.succeed(target, thing.observations)
+
+        await asyncio.gather(*(one(t) for t in users))
+
+    async def resolve(self, account: str) -> ResolvedAccount:
+        if self._tokens is None:
+            raise ConfigurationError(
+                "Reddit is not configured: set SMA_REDDIT_CLIENT_ID, SMA_REDDIT_CLIENT_SECRET and SMA_REDDIT_USER_AGENT"
+            )
+        ref, log = parse_ref(account), CallLog()
+        thing: RedditThing | None
+        if ref.kind == "fullname" and is_user_id(ref.value):
+            raise NotFound("Reddit users are resolved by name (u/name), not by t2_ fullname")
+        if ref.kind == "fullname":
+            thing = next(iter(parse_listing(await self._get("/api/info", [("id", ref.value)], log)).values()), None)
+        else:
+            path = f"/r/{quote(ref.value)}/about" if ref.kind == "subreddit" else f"/user/{quote(ref.value)}/about"
+            thing = parse_about(await self._get(path, [], log))
+        if thing is None:
+            raise NotFound(f"no Reddit subreddit or user {account.strip()!r}")
+        handle = f"u/{thing.name}" if thing.fullname.startswith("t2_") else thing.name
+        return ResolvedAccount(Platform.REDDIT, thing.fullname, handle, thing.title)
+
+    async def _get(self, path: str, params: Params, log: CallLog) -> object:
+        """One API GET with a valid token (renewed once on 401); raises the classified error."""
+        assert self._tokens is not None
+        query = [*params, ("raw_json", "1")]
+        token = await self._tokens.get()
+        reply = await self._http.request("GET", f"{self._api}{path}", log=log, params=query,
+                                         headers=self._headers(token))
+        if reply.status == 401:
+            self._tokens.invalidate(token)
+            token = await self._tokens.get()
+            reply = await self._http.request("GET", f"{self._api}{path}", log=log, params=query,
+                                             headers=self._headers(token))
+        outcome = classify(reply.status, reply.body, refine=refine_outcome)
+        if outcome is not Outcome.SUCCESS:
+            raise error_for(reply, outcome)
+        return reply.body
+
+    def _headers(self, token: str) -> dict[str, str]:
+        return {"Authorization": f"bearer {token}", "User-Agent": self._user_agent}
