@@ -4,10 +4,10 @@ import pytest
 
 from sma_common.errors import NotFound
 from sma_platforms import Observation
+from sma_platforms.oauth import TokenGrant
 from sma_platforms.payload import MalformedResponse
 from sma_platforms.twitch.parse import (
     AccountRef,
-    AppTokenGrant,
     TwitchUser,
     channel_observations,
     parse_account_ref,
@@ -96,7 +96,7 @@ def test_parse_follower_total(body: object, expected: float | None) -> None:
 
 def test_parse_token() -> None:
     body = {"access_token": "abc123", "expires_in": 5011271, "token_type": "bearer"}
-    assert parse_token(body) == AppTokenGrant("abc123", 5011271.0)
+    assert parse_token(body) == TokenGrant("abc123", 5011271.0)
     with pytest.raises(MalformedResponse):
         parse_token({"access_token": "abc123"})
 

@@ -22,8 +22,9 @@ from sma_common.settings import PlatformSettings
 from sma_platforms.base import FetchResult, FetchTarget, Outcome, ResolvedAccount
 from sma_platforms.batch import BatchResults, chunked, halts_batch
 from sma_platforms.http import CallLog, HttpClient, Params, classify, error_for
+from sma_platforms.oauth import ClientCredentialsTokens
 from sma_platforms.ratelimit import RateLimitFormat
-from sma_platforms.reddit.auth import RedditTokenProvider
+from sma_platforms.reddit.auth import reddit_app_tokens
 from sma_platforms.reddit.parse import (
     RedditThing,
     is_subreddit_id,
@@ -60,9 +61,9 @@ class RedditAdapter:
         self._user_agent = (settings.reddit_user_agent or "").strip()
         self._http = HttpClient.from_settings(settings, RATE_LIMIT_FORMAT, clock=self._clock, sleep=sleep)
         secret, client_id = settings.reddit_client_secret, settings.reddit_client_id
-        self._tokens: RedditTokenProvider | None = None
+        self._tokens: ClientCredentialsTokens | None = None
         if client_id and secret is not None and secret.get_secret_value() and self._user_agent:
-            self._tokens = RedditTokenProvider(
+            self._tokens = reddit_app_tokens(
                 self._http, auth_base=settings.reddit_auth_base, client_id=client_id, client_secret=secret,
                 user_agent=self._user_agent, clock=self._clock,
             )

@@ -17,7 +17,8 @@ from urllib.parse import unquote, urlsplit
 
 from sma_common.errors import NotFound
 from sma_platforms.base import Observation, Outcome
-from sma_platforms.payload import MalformedResponse, as_list, as_mapping, get_count, get_str, require_str
+from sma_platforms.oauth import TokenGrant, parse_token_grant
+from sma_platforms.payload import as_list, as_mapping, get_count, get_str, require_str
 
 SUBREDDIT_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_]{1,20}")
 USERNAME_PATTERN = re.compile(r"[A-Za-z0-9_-]{3,20}")
@@ -43,12 +44,6 @@ class RedditRef:
 
     kind: Literal["subreddit", "user", "fullname"]
     value: str
-
-
-@dataclass(frozen=True, slots=True)
-class TokenGrant:
-    access_token: str
-    expires_in: float
 
 
 def is_subreddit_id(value: str) -> bool:
@@ -90,11 +85,7 @@ def parse_ref(account: str) -> RedditRef:
 
 
 def parse_token(body: object) -> TokenGrant:
-    item = as_mapping(body, "access_token")
-    expires_in = get_count(item, "expires_in")
-    if expires_in is None:
-        raise MalformedResponse("access_token: missing expires_in")
-    return TokenGrant(require_str(item, "access_token", "access_token"), expires_in)
+    return parse_token_grant(body, "access_token")
 
 
 def parse_subreddit(raw: object) -> RedditThing:

@@ -1,84 +1,20 @@
-"""Twitch app access tokens (OAuth client credentials).
-
-A token is requested once, cached, renewed shortly before it expires and, on demand, after
-Helix answers 401. Concurrent callers share one token request. Secrets and tokens are never
-logged or put in error messages.
-"""
+"""Twitch app access tokens: client credentials in the form body of `POST {auth_base}/oauth2/token`
+(renewal and caching: `sma_platforms.oauth`)."""
 
 from __future__ import annotations
-
-import asyncio
-from dataclasses import dataclass
-from datetime import datetime, timedelta
 
 from pydantic import SecretStr
 
 from sma_common.clock import Clock
-from sma_common.errors import AuthRejected
-from sma_platforms.base import Outcome
-from sma_platforms.http import HttpClient, classify, describe, error_for
-from sma_platforms.twitch.parse import parse_token
-
-# Renew this long before expiry (capped at a tenth of the token's life for short-lived tokens).
-RENEW_MARGIN_SECONDS = 300.0
+from sma_platforms.http import HttpClient
+from sma_platforms.oauth import ClientCredentialsTokens
 
 
-@dataclass(frozen=True, slots=True)
-class _CachedToken:
-    value: str
-    renew_at: datetime
-
-
-class AppTokenProvider:
-    """Hands out a valid app token; see the module docstring for the renewal rules."""
-
-    def __init__(
-        self, http: HttpClient, *, auth_base: str, client_id: str, client_secret: SecretStr, clock: Clock
-    ) -> None:
-        self._http = http
-        self._url = f"{auth_base.rstrip('/')}/oauth2/token"
-        self._client_id = client_id
-        self._client_secret = client_secret
-        self._clock = clock
-        self._token: _CachedToken | None = None
-        self._lock = asyncio.Lock()
-
-    async def get(self) -> str:
-        """A token that is not about to expire. Raises `AuthRejected` for refused credentials,
-        or the transient errors of the token request."""
-        token = self._fresh()
-        if token is not None:
-            return token
-        async with self._lock:
-            token = self._fresh()
-            if token is None:
-                self._token = await self._request()
-                token = self._token.value
-            return token
-
-    def invalidate(self, value: str) -> None:
-        """Forget `value` after Helix rejected it, unless another caller already replaced it."""
-        if self._token is not None and self._token.value == value:
-            self._token = None
-
-    def _fresh(self) -> str | None:
-        if self._token is not None and self._clock.now() < self._token.renew_at:
-            return self._token.value
-        return None
-
-    async def _request(self) -> _CachedToken:
-        form = {
-            "client_id": self._client_id,
-            "client_secret": self._client_secret.get_secret_value(),
-            "grant_type": "client_credentials",
-        }
-        reply = await self._http.request("POST", self._url, log=None, data=form)
-        # Twitch answers 400 "invalid client" and 403 "invalid client secret" for bad credentials.
-        if reply.status in (400, 401, 403):
-            raise AuthRejected(f"Twitch refused the client credentials ({describe(reply)})")
-        outcome = classify(reply.status, reply.body)
-        if outcome is not Outcome.SUCCESS:
-            raise error_for(reply, outcome)
-        grant = parse_token(reply.body)
-        margin = min(RENEW_MARGIN_SECONDS, grant.expires_in / 10)
-        return _CachedToken(grant.access_token, self._clock.now() + timedelta(seconds=grant.expires_in - margin))
+def twitch_app_tokens(
+    http: HttpClient, *, auth_base: str, client_id: str, client_secret: SecretStr, clock: Clock
+) -> ClientCredentialsTokens:
+    return ClientCredentialsTokens(
+        http, token_url=f"{auth_base.rstrip('/')}/oauth2/token", platform_label="Twitch", clock=clock,
+        form={"client_id": client_id, "client_secret": client_secret.get_secret_value(),
+              "grant_type": "client_credentials"},
+    )

@@ -19,8 +19,9 @@ from sma_common.settings import PlatformSettings
 from sma_platforms.base import FetchResult, FetchTarget, Outcome, ResolvedAccount
 from sma_platforms.batch import BatchResults, chunked, halts_batch
 from sma_platforms.http import CallLog, HttpClient, Params, UpstreamRejected, classify, error_for
+from sma_platforms.oauth import ClientCredentialsTokens
 from sma_platforms.ratelimit import RateLimitFormat
-from sma_platforms.twitch.auth import AppTokenProvider
+from sma_platforms.twitch.auth import twitch_app_tokens
 from sma_platforms.twitch.parse import (
     LOGIN_PATTERN,
     TwitchUser,
@@ -56,9 +57,9 @@ class TwitchAdapter:
         self._client_id = settings.twitch_client_id or ""
         self._http = HttpClient.from_settings(settings, RATE_LIMIT_FORMAT, clock=self._clock, sleep=sleep)
         secret = settings.twitch_client_secret
-        self._tokens: AppTokenProvider | None = None
+        self._tokens: ClientCredentialsTokens | None = None
         if self._client_id and secret is not None and secret.get_secret_value():
-            self._tokens = AppTokenProvider(
+            self._tokens = twitch_app_tokens(
                 self._http, auth_base=settings.twitch_auth_base, client_id=self._client_id,
                 client_secret=secret, clock=self._clock,
             )

@@ -12,8 +12,8 @@ from urllib.parse import urlsplit
 
 from sma_common.errors import NotFound
 from sma_platforms.base import Observation
+from sma_platforms.oauth import TokenGrant, parse_token_grant
 from sma_platforms.payload import (
-    MalformedResponse,
     as_list,
     as_mapping,
     get_count,
@@ -43,12 +43,6 @@ class AccountRef:
 
     kind: Literal["id", "login"]
     value: str
-
-
-@dataclass(frozen=True, slots=True)
-class AppTokenGrant:
-    access_token: str
-    expires_in: float
 
 
 def is_user_id(value: str) -> bool:
@@ -111,12 +105,8 @@ def parse_follower_total(body: object) -> float | None:
     return get_count(as_mapping(body, "channels/followers"), "total")
 
 
-def parse_token(body: object) -> AppTokenGrant:
-    item = as_mapping(body, "oauth2/token")
-    expires_in = get_count(item, "expires_in")
-    if expires_in is None:
-        raise MalformedResponse("oauth2/token: missing expires_in")
-    return AppTokenGrant(require_str(item, "access_token", "oauth2/token"), expires_in)
+def parse_token(body: object) -> TokenGrant:
+    return parse_token_grant(body, "oauth2/token")
 
 
 def channel_observations(
