@@ -5,13 +5,12 @@ profile URL to the DID through `app.bsky.actor.getProfile`.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 
-from sma_common.clock import Clock, SystemClock
 from sma_common.errors import NotFound, SmaError
 from sma_common.platforms import MAX_BATCH_SIZE, Platform
 from sma_common.settings import PlatformSettings
+from sma_platforms.adapter import HttpAdapter
 from sma_platforms.base import FetchResult, FetchTarget, Outcome, ResolvedAccount
 from sma_platforms.batch import BatchResults, chunked, halts_batch
 from sma_platforms.bluesky.parse import (
@@ -22,35 +21,25 @@ from sma_platforms.bluesky.parse import (
     parse_profiles,
     refine_outcome,
 )
-from sma_platforms.http import CallLog, HttpClient, Params, UpstreamRejected, classify, error_for
+from sma_platforms.http import CallLog, Params, UpstreamRejected, classify, error_for
 from sma_platforms.ratelimit import RateLimitFormat
 
 RATE_LIMIT_FORMAT = RateLimitFormat(prefix="ratelimit-", reset="epoch")
 
 
-class BlueskyAdapter:
+class BlueskyAdapter(HttpAdapter):
     """`PlatformAdapter` for Bluesky (see the module docstring). Always configured."""
 
     platform = Platform.BLUESKY
     max_batch_size = MAX_BATCH_SIZE[Platform.BLUESKY]
+    rate_limit_format = RATE_LIMIT_FORMAT
 
-    def __init__(
-        self,
-        settings: PlatformSettings,
-        *,
-        clock: Clock | None = None,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-    ) -> None:
-        self._clock = clock or SystemClock()
+    def _configure(self, settings: PlatformSettings) -> None:
         self._api = settings.bluesky_api_base.rstrip("/")
-        self._http = HttpClient.from_settings(settings, RATE_LIMIT_FORMAT, clock=self._clock, sleep=sleep)
 
     @property
     def is_configured(self) -> bool:
         return True
-
-    async def close(self) -> None:
-        await self._http.close()
 
     async def fetch(self, targets: Sequence[FetchTarget]) -> FetchResult:
         observed_at = self._clock.now()

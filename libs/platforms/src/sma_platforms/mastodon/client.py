@@ -14,16 +14,16 @@ instance only touches that instance's accounts. No credentials: public endpoints
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sma_common.clock import Clock, SystemClock
 from sma_common.errors import ConfigurationError, NotFound, SmaError
 from sma_common.platforms import MAX_BATCH_SIZE, Platform
 from sma_common.settings import PlatformSettings
+from sma_platforms.adapter import HttpAdapter
 from sma_platforms.base import FetchResult, FetchTarget, Outcome, ResolvedAccount
 from sma_platforms.batch import BatchResults, chunked, halts_batch
-from sma_platforms.http import CallLog, HttpClient, HttpReply, Params, classify, error_for
+from sma_platforms.http import CallLog, HttpReply, Params, classify, error_for
 from sma_platforms.mastodon.parse import (
     AccountKey,
     MastodonAccount,
@@ -42,30 +42,20 @@ Found = dict[str, MastodonAccount | SmaError]
 """Per account id: the account, or the error its own call ended with (absent: not found)."""
 
 
-class MastodonAdapter:
+class MastodonAdapter(HttpAdapter):
     """`PlatformAdapter` for Mastodon (see the module docstring). Always configured."""
 
     platform = Platform.MASTODON
     max_batch_size = MAX_BATCH_SIZE[Platform.MASTODON]
+    rate_limit_format = RATE_LIMIT_FORMAT
 
-    def __init__(
-        self,
-        settings: PlatformSettings,
-        *,
-        clock: Clock | None = None,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-    ) -> None:
-        self._clock = clock or SystemClock()
+    def _configure(self, settings: PlatformSettings) -> None:
         self._template = settings.mastodon_api_base
-        self._http = HttpClient.from_settings(settings, RATE_LIMIT_FORMAT, clock=self._clock, sleep=sleep)
         self._without_batch: dict[str, datetime] = {}
 
     @property
     def is_configured(self) -> bool:
         return True
-
-    async def close(self) -> None:
-        await self._http.close()
 
     async def fetch(self, targets: Sequence[FetchTarget]) -> FetchResult:
         observed_at = self._clock.now()

@@ -12,16 +12,16 @@ private, banned or gated subreddit (not found), not an auth error.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from urllib.parse import quote
 
-from sma_common.clock import Clock, SystemClock
 from sma_common.errors import ConfigurationError, NotFound, SmaError
 from sma_common.platforms import MAX_BATCH_SIZE, Platform
 from sma_common.settings import PlatformSettings
+from sma_platforms.adapter import HttpAdapter
 from sma_platforms.base import FetchResult, FetchTarget, Outcome, ResolvedAccount
 from sma_platforms.batch import BatchResults, chunked, halts_batch
-from sma_platforms.http import CallLog, HttpClient, Params, classify, error_for
+from sma_platforms.http import CallLog, Params, classify, error_for
 from sma_platforms.oauth import ClientCredentialsTokens
 from sma_platforms.ratelimit import RateLimitFormat
 from sma_platforms.reddit.auth import reddit_app_tokens
@@ -42,24 +42,17 @@ RATE_LIMIT_FORMAT = RateLimitFormat(prefix="x-ratelimit-", reset="seconds")
 USER_CONCURRENCY = 8
 
 
-class RedditAdapter:
+class RedditAdapter(HttpAdapter):
     """`PlatformAdapter` for Reddit (see the module docstring). Configured only when the client
     id, secret and User-Agent are all set."""
 
     platform = Platform.REDDIT
     max_batch_size = MAX_BATCH_SIZE[Platform.REDDIT]
+    rate_limit_format = RATE_LIMIT_FORMAT
 
-    def __init__(
-        self,
-        settings: PlatformSettings,
-        *,
-        clock: Clock | None = None,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-    ) -> None:
-        self._clock = clock or SystemClock()
+    def _configure(self, settings: PlatformSettings) -> None:
         self._api = settings.reddit_api_base.rstrip("/")
         self._user_agent = (settings.reddit_user_agent or "").strip()
-        self._http = HttpClient.from_settings(settings, RATE_LIMIT_FORMAT, clock=self._clock, sleep=sleep)
         secret, client_id = settings.reddit_client_secret, settings.reddit_client_id
         self._tokens: ClientCredentialsTokens | None = None
         if client_id and secret is not None and secret.get_secret_value() and self._user_agent:
@@ -71,9 +64,6 @@ class RedditAdapter:
     @property
     def is_configured(self) -> bool:
         return self._tokens is not None
-
-    async def close(self) -> None:
-        await self._http.close()
 
     async def fetch(self, targets: Sequence[FetchTarget]) -> FetchResult:
         observed_at = self._clock.now()

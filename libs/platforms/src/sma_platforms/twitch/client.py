@@ -9,16 +9,16 @@ an app token; a 401 renews the token and repeats the call once.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 
-from sma_common.clock import Clock, SystemClock
 from sma_common.errors import ConfigurationError, NotFound, SmaError
 from sma_common.platforms import MAX_BATCH_SIZE, Platform
 from sma_common.settings import PlatformSettings
+from sma_platforms.adapter import HttpAdapter
 from sma_platforms.base import FetchResult, FetchTarget, Outcome, ResolvedAccount
 from sma_platforms.batch import BatchResults, chunked, halts_batch
-from sma_platforms.http import CallLog, HttpClient, Params, UpstreamRejected, classify, error_for
+from sma_platforms.http import CallLog, Params, UpstreamRejected, classify, error_for
 from sma_platforms.oauth import ClientCredentialsTokens
 from sma_platforms.ratelimit import RateLimitFormat
 from sma_platforms.twitch.auth import twitch_app_tokens
@@ -39,23 +39,16 @@ FOLLOWER_CONCURRENCY = 8
 _Followers = dict[str, float | SmaError | None]
 
 
-class TwitchAdapter:
+class TwitchAdapter(HttpAdapter):
     """`PlatformAdapter` for Twitch Helix (see the module docstring)."""
 
     platform = Platform.TWITCH
     max_batch_size = MAX_BATCH_SIZE[Platform.TWITCH]
+    rate_limit_format = RATE_LIMIT_FORMAT
 
-    def __init__(
-        self,
-        settings: PlatformSettings,
-        *,
-        clock: Clock | None = None,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-    ) -> None:
-        self._clock = clock or SystemClock()
+    def _configure(self, settings: PlatformSettings) -> None:
         self._api = settings.twitch_api_base.rstrip("/")
         self._client_id = settings.twitch_client_id or ""
-        self._http = HttpClient.from_settings(settings, RATE_LIMIT_FORMAT, clock=self._clock, sleep=sleep)
         secret = settings.twitch_client_secret
         self._tokens: ClientCredentialsTokens | None = None
         if self._client_id and secret is not None and secret.get_secret_value():
@@ -67,9 +60,6 @@ class TwitchAdapter:
     @property
     def is_configured(self) -> bool:
         return self._tokens is not None
-
-    async def close(self) -> None:
-        await self._http.close()
 
     async def fetch(self, targets: Sequence[FetchTarget]) -> FetchResult:
         observed_at: datetime = self._clock.now()

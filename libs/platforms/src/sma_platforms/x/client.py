@@ -11,17 +11,16 @@ that resolved and `errors[]` for the rest (not found or suspended: not_found).
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from urllib.parse import quote
 
-from sma_common.clock import Clock, SystemClock
 from sma_common.errors import ConfigurationError, NotFound, SmaError
 from sma_common.platforms import MAX_BATCH_SIZE, Platform
 from sma_common.settings import PlatformSettings
+from sma_platforms.adapter import HttpAdapter
 from sma_platforms.base import FetchResult, FetchTarget, Outcome, ResolvedAccount
 from sma_platforms.batch import BatchResults, chunked, halts_batch
-from sma_platforms.http import CallLog, HttpClient, Params, UpstreamRejected, classify, error_for
+from sma_platforms.http import CallLog, Params, UpstreamRejected, classify, error_for
 from sma_platforms.ratelimit import RateLimitFormat
 from sma_platforms.x.parse import UserLookup, XUser, is_user_id, parse_user_ref, parse_users, refine_outcome
 
@@ -29,30 +28,20 @@ RATE_LIMIT_FORMAT = RateLimitFormat(prefix="x-rate-limit-", reset="epoch")
 USER_FIELDS = "public_metrics,username,name"
 
 
-class XAdapter:
+class XAdapter(HttpAdapter):
     """`PlatformAdapter` for X (see the module docstring). Configured by a bearer token."""
 
     platform = Platform.X
     max_batch_size = MAX_BATCH_SIZE[Platform.X]
+    rate_limit_format = RATE_LIMIT_FORMAT
 
-    def __init__(
-        self,
-        settings: PlatformSettings,
-        *,
-        clock: Clock | None = None,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-    ) -> None:
-        self._clock = clock or SystemClock()
+    def _configure(self, settings: PlatformSettings) -> None:
         self._api = settings.x_api_base.rstrip("/")
         self._token = settings.x_bearer_token
-        self._http = HttpClient.from_settings(settings, RATE_LIMIT_FORMAT, clock=self._clock, sleep=sleep)
 
     @property
     def is_configured(self) -> bool:
         return self._token is not None and bool(self._token.get_secret_value())
-
-    async def close(self) -> None:
-        await self._http.close()
 
     async def fetch(self, targets: Sequence[FetchTarget]) -> FetchResult:
         observed_at = self._clock.now()

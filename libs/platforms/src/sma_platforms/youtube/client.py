@@ -9,16 +9,15 @@ reported as rate_limited with that reset. A bad key is a 400; other 403s are aut
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 
-from sma_common.clock import Clock, SystemClock
 from sma_common.errors import ConfigurationError, NotFound, RateLimited, SmaError
 from sma_common.platforms import MAX_BATCH_SIZE, Platform
 from sma_common.settings import PlatformSettings
+from sma_platforms.adapter import HttpAdapter
 from sma_platforms.base import FetchResult, FetchTarget, Outcome, RateLimitState, ResolvedAccount
 from sma_platforms.batch import BatchResults, chunked, halts_batch
-from sma_platforms.http import CallLog, HttpClient, HttpReply, Params, classify, describe, error_for
+from sma_platforms.http import CallLog, HttpReply, Params, classify, describe, error_for
 from sma_platforms.youtube.parse import (
     is_channel_id,
     is_quota_exceeded,
@@ -31,30 +30,19 @@ from sma_platforms.youtube.parse import (
 FETCH_PARTS = "snippet,statistics"
 
 
-class YouTubeAdapter:
+class YouTubeAdapter(HttpAdapter):
     """`PlatformAdapter` for YouTube (see the module docstring). Configured by an API key."""
 
     platform = Platform.YOUTUBE
     max_batch_size = MAX_BATCH_SIZE[Platform.YOUTUBE]
 
-    def __init__(
-        self,
-        settings: PlatformSettings,
-        *,
-        clock: Clock | None = None,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-    ) -> None:
-        self._clock = clock or SystemClock()
+    def _configure(self, settings: PlatformSettings) -> None:
         self._api = settings.youtube_api_base.rstrip("/")
         self._key = settings.youtube_api_key
-        self._http = HttpClient.from_settings(settings, None, clock=self._clock, sleep=sleep)
 
     @property
     def is_configured(self) -> bool:
         return self._key is not None and bool(self._key.get_secret_value())
-
-    async def close(self) -> None:
-        await self._http.close()
 
     async def fetch(self, targets: Sequence[FetchTarget]) -> FetchResult:
         observed_at = self._clock.now()
