@@ -10,9 +10,9 @@ from collections.abc import Sequence
 from sma_common.errors import NotFound, SmaError
 from sma_common.platforms import MAX_BATCH_SIZE, Platform
 from sma_common.settings import PlatformSettings
-from sma_platforms.adapter import HttpAdapter
-from sma_platforms.base import FetchResult, FetchTarget, Outcome, ResolvedAccount
-from sma_platforms.batch import BatchResults, chunked, halts_batch
+from sma_platforms.adapter import ChunkedAdapter
+from sma_platforms.base import FetchTarget, Outcome, ResolvedAccount
+from sma_platforms.batch import BatchResults, halts_batch
 from sma_platforms.bluesky.parse import (
     BlueskyProfile,
     is_actor,
@@ -27,30 +27,19 @@ from sma_platforms.ratelimit import RateLimitFormat
 RATE_LIMIT_FORMAT = RateLimitFormat(prefix="ratelimit-", reset="epoch")
 
 
-class BlueskyAdapter(HttpAdapter):
+class BlueskyAdapter(ChunkedAdapter):
     """`PlatformAdapter` for Bluesky (see the module docstring). Always configured."""
 
     platform = Platform.BLUESKY
     max_batch_size = MAX_BATCH_SIZE[Platform.BLUESKY]
     rate_limit_format = RATE_LIMIT_FORMAT
+    invalid_id_detail = "not a Bluesky DID or handle"
 
     def _configure(self, settings: PlatformSettings) -> None:
         self._api = settings.bluesky_api_base.rstrip("/")
 
-    @property
-    def is_configured(self) -> bool:
-        return True
-
-    async def fetch(self, targets: Sequence[FetchTarget]) -> FetchResult:
-        observed_at = self._clock.now()
-        log, results = CallLog(), BatchResults(targets)
-        results.fail(
-            [t for t in targets if not is_actor(t.external_id)], Outcome.NOT_FOUND, "not a Bluesky DID or handle"
-        )
-        for chunk in chunked(results.pending(), self.max_batch_size):
-            if results.pending(chunk):
-                await self._fetch_chunk(chunk, results, log)
-        return results.build(log, observed_at)
+    def valid_id(self, external_id: str) -> bool:
+        return is_actor(external_id)
 
     async def _fetch_chunk(self, chunk: Sequence[FetchTarget], results: BatchResults, log: CallLog) -> None:
         actors = list(dict.fromkeys(t.external_id for t in chunk))

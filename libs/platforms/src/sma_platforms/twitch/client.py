@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from datetime import datetime
 
 from sma_common.errors import ConfigurationError, NotFound, SmaError
 from sma_common.platforms import MAX_BATCH_SIZE, Platform
 from sma_common.settings import PlatformSettings
-from sma_platforms.adapter import HttpAdapter
-from sma_platforms.base import FetchResult, FetchTarget, Outcome, ResolvedAccount
-from sma_platforms.batch import BatchResults, chunked, halts_batch
+from sma_platforms.adapter import ChunkedAdapter
+from sma_platforms.base import FetchTarget, Outcome, ResolvedAccount
+from sma_platforms.batch import BatchResults, halts_batch
 from sma_platforms.http import CallLog, Params, UpstreamRejected, classify, error_for
 from sma_platforms.oauth import ClientCredentialsTokens
 from sma_platforms.ratelimit import RateLimitFormat
@@ -39,12 +38,14 @@ FOLLOWER_CONCURRENCY = 8
 _Followers = dict[str, float | SmaError | None]
 
 
-class TwitchAdapter(HttpAdapter):
+class TwitchAdapter(ChunkedAdapter):
     """`PlatformAdapter` for Twitch Helix (see the module docstring)."""
 
     platform = Platform.TWITCH
     max_batch_size = MAX_BATCH_SIZE[Platform.TWITCH]
     rate_limit_format = RATE_LIMIT_FORMAT
+    unconfigured_detail = "Twitch is not configured (no client id and secret)"
+    invalid_id_detail = "not a Twitch user id"
 
     def _configure(self, settings: PlatformSettings) -> None:
         self._api = settings.twitch_api_base.rstrip("/")
@@ -61,19 +62,8 @@ class TwitchAdapter(HttpAdapter):
     def is_configured(self) -> bool:
         return self._tokens is not None
 
-    async def fetch(self, targets: Sequence[FetchTarget]) -> FetchResult:
-        observed_at: datetime = self._clock.now()
-        log, results = CallLog(), BatchResults(targets)
-        if self._tokens is None:
-            results.fail(targets, Outcome.AUTH_ERROR, "Twitch is not configured (no client id and secret)")
-            return results.build(log, observed_at)
-        results.fail(
-            [t for t in targets if not is_user_id(t.external_id)], Outcome.NOT_FOUND, "not a Twitch user id"
-        )
-        for chunk in chunked(results.pending(), self.max_batch_size):
-            if results.pending(chunk):
-                await self._fetch_chunk(chunk, results, log)
-        return results.build(log, observed_at)
+    def valid_id(self, external_id: str) -> bool:
+        return is_user_id(external_id)
 
     async def _fetch_chunk(self, chunk: Sequence[FetchTarget], results: BatchResults, log: CallLog) -> None:
         ids = list(dict.fromkeys(t.external_id for t in chunk))

@@ -17,9 +17,9 @@ from urllib.parse import quote
 from sma_common.errors import ConfigurationError, NotFound, SmaError
 from sma_common.platforms import MAX_BATCH_SIZE, Platform
 from sma_common.settings import PlatformSettings
-from sma_platforms.adapter import HttpAdapter
-from sma_platforms.base import FetchResult, FetchTarget, Outcome, ResolvedAccount
-from sma_platforms.batch import BatchResults, chunked, halts_batch
+from sma_platforms.adapter import ChunkedAdapter
+from sma_platforms.base import FetchTarget, Outcome, ResolvedAccount
+from sma_platforms.batch import BatchResults, halts_batch
 from sma_platforms.http import CallLog, Params, UpstreamRejected, classify, error_for
 from sma_platforms.ratelimit import RateLimitFormat
 from sma_platforms.x.parse import UserLookup, XUser, is_user_id, parse_user_ref, parse_users, refine_outcome
@@ -28,12 +28,14 @@ RATE_LIMIT_FORMAT = RateLimitFormat(prefix="x-rate-limit-", reset="epoch")
 USER_FIELDS = "public_metrics,username,name"
 
 
-class XAdapter(HttpAdapter):
+class XAdapter(ChunkedAdapter):
     """`PlatformAdapter` for X (see the module docstring). Configured by a bearer token."""
 
     platform = Platform.X
     max_batch_size = MAX_BATCH_SIZE[Platform.X]
     rate_limit_format = RATE_LIMIT_FORMAT
+    unconfigured_detail = "X is not configured (no bearer token)"
+    invalid_id_detail = "not an X user id"
 
     def _configure(self, settings: PlatformSettings) -> None:
         self._api = settings.x_api_base.rstrip("/")
@@ -43,17 +45,8 @@ class XAdapter(HttpAdapter):
     def is_configured(self) -> bool:
         return self._token is not None and bool(self._token.get_secret_value())
 
-    async def fetch(self, targets: Sequence[FetchTarget]) -> FetchResult:
-        observed_at = self._clock.now()
-        log, results = CallLog(), BatchResults(targets)
-        if not self.is_configured:
-            results.fail(targets, Outcome.AUTH_ERROR, "X is not configured (no bearer token)")
-            return results.build(log, observed_at)
-        results.fail([t for t in targets if not is_user_id(t.external_id)], Outcome.NOT_FOUND, "not an X user id")
-        for chunk in chunked(results.pending(), self.max_batch_size):
-            if results.pending(chunk):
-                await self._fetch_chunk(chunk, results, log)
-        return results.build(log, observed_at)
+    def valid_id(self, external_id: str) -> bool:
+        return is_user_id(external_id)
 
     async def _fetch_chunk(self, chunk: Sequence[FetchTarget], results: BatchResults, log: CallLog) -> None:
         ids = list(dict.fromkeys(t.external_id for t in chunk))

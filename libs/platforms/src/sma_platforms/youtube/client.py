@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from sma_common.errors import ConfigurationError, NotFound, RateLimited, SmaError
 from sma_common.platforms import MAX_BATCH_SIZE, Platform
 from sma_common.settings import PlatformSettings
-from sma_platforms.adapter import HttpAdapter
-from sma_platforms.base import FetchResult, FetchTarget, Outcome, RateLimitState, ResolvedAccount
-from sma_platforms.batch import BatchResults, chunked, halts_batch
+from sma_platforms.adapter import ChunkedAdapter
+from sma_platforms.base import FetchTarget, Outcome, RateLimitState, ResolvedAccount
+from sma_platforms.batch import BatchResults, halts_batch
 from sma_platforms.http import CallLog, HttpReply, Params, classify, describe, error_for
 from sma_platforms.youtube.parse import (
     is_channel_id,
@@ -30,11 +30,13 @@ from sma_platforms.youtube.parse import (
 FETCH_PARTS = "snippet,statistics"
 
 
-class YouTubeAdapter(HttpAdapter):
+class YouTubeAdapter(ChunkedAdapter):
     """`PlatformAdapter` for YouTube (see the module docstring). Configured by an API key."""
 
     platform = Platform.YOUTUBE
     max_batch_size = MAX_BATCH_SIZE[Platform.YOUTUBE]
+    unconfigured_detail = "YouTube is not configured (no API key)"
+    invalid_id_detail = "not a YouTube channel id"
 
     def _configure(self, settings: PlatformSettings) -> None:
         self._api = settings.youtube_api_base.rstrip("/")
@@ -44,19 +46,8 @@ class YouTubeAdapter(HttpAdapter):
     def is_configured(self) -> bool:
         return self._key is not None and bool(self._key.get_secret_value())
 
-    async def fetch(self, targets: Sequence[FetchTarget]) -> FetchResult:
-        observed_at = self._clock.now()
-        log, results = CallLog(), BatchResults(targets)
-        if not self.is_configured:
-            results.fail(targets, Outcome.AUTH_ERROR, "YouTube is not configured (no API key)")
-            return results.build(log, observed_at)
-        results.fail(
-            [t for t in targets if not is_channel_id(t.external_id)], Outcome.NOT_FOUND, "not a YouTube channel id"
-        )
-        for chunk in chunked(results.pending(), self.max_batch_size):
-            if results.pending(chunk):
-                await self._fetch_chunk(chunk, results, log)
-        return results.build(log, observed_at)
+    def valid_id(self, external_id: str) -> bool:
+        return is_channel_id(external_id)
 
     async def _fetch_chunk(self, chunk: Sequence[FetchTarget], results: BatchResults, log: CallLog) -> None:
         ids = list(dict.fromkeys(t.external_id for t in chunk))
