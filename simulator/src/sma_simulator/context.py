@@ -49,10 +49,14 @@ class SimContext:
             return None
         self.metrics.record_fault(platform, fault.spec.kind)
         if fault.spec.kind == "timeout":
-            delay = fault.spec.delay_seconds or self.settings.simulator_timeout_hold_seconds
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.stopping.wait(), delay)
+            await self.hold(fault.spec.delay_seconds or self.settings.simulator_timeout_hold_seconds)
         return fault
+
+    async def hold(self, seconds: float) -> None:
+        """Waits `seconds` of wall time (not the injected clock, which runs the simulated world),
+        or until the server stops, whichever comes first."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.stopping.wait(), seconds)
 
     async def on_shutdown(self, _app: web.Application) -> None:
         self.stopping.set()
@@ -63,7 +67,9 @@ SIM_CONTEXT = web.AppKey("sma_simulator_context", SimContext)
 
 @web.middleware
 async def record_requests(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Counts every platform request in the ledger and in `sma_simulator_requests_total`."""
+    """Counts every platform request in the ledger and in `sma_simulator_requests_total`, and holds
+    it for `simulator_latency_ms` first. Control, health and metrics routes are not platform
+    requests: they are neither counted nor delayed."""
     ctx = request.app[SIM_CONTEXT]
     resource = request.match_info.route.resource
     labels = ctx.endpoints.get(resource.canonical) if resource is not None else None
@@ -72,6 +78,8 @@ async def record_requests(request: web.Request, handler: Handler) -> web.StreamR
     ctx.ledger.count_request(*labels)
     status = 500
     try:
+        if latency_ms := ctx.settings.simulator_latency_ms:
+            await ctx.hold(latency_ms / 1000)
         response = await handler(request)
         status = response.status
         return response

@@ -39,3 +39,5 @@ class SimulatorSettings(HttpServerSettings, LoggingSettings):
     simulator_ledger_size: int = Field(default=10_000, ge=0, le=1_000_000)
     # How long a `timeout` fault holds a response when the fault does not say.
     simulator_timeout_hold_seconds: float = Field(default=30.0, gt=0, le=600)
+    # Real (wall-clock) delay added before every platform request is answered; not /_sim, /health, /metrics.
+    simulator_latency_ms: float = Field(default=0.0, ge=0, le=10_000)

@@ -4,6 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 import aiohttp
 import asyncpg
+import pytest
+from aiohttp.test_utils import TestServer
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -11,6 +13,9 @@ from sma_collector.app import build
 from sma_collector.settings import CollectorSettings
 from sma_common.messages import FetchCommand, FetchItem, command_id_for, encode_command
 from sma_common.platforms import METRIC_IDS, Platform
+from sma_simulator.app import create_app
+from sma_simulator.context import SIM_CONTEXT
+from sma_simulator.settings import SimulatorSettings
 from tests.fixtures.data import insert_account, insert_job
 from tests.fixtures.servers import KafkaNames
 from tests.fixtures.services import running
@@ -187,3 +192,31 @@ async def test_a_partition_maintenance_has_not_created_yet_is_waited_for_not_dea
         await wait_for(lambda: _count(db, "SELECT count(*) FROM job_executions", 1))
         assert await sample(url, "sma_collector_dead_letters_total", {}) == 0
     assert await db.fetchval("SELECT count(*) FROM metric_points") > 0
+
+
+@pytest.mark.parametrize("max_in_flight", [2, 8])
+async def test_commands_run_concurrently_up_to_the_in_flight_bound(
+    db: asyncpg.Pool, database_url: str, redis_url: str, redis_prefix: str, kafka: KafkaNames, max_in_flight: int
+) -> None:
+    # Every platform answer takes 300 ms: overlapping executions show commands in flight at once.
+    app = create_app(SimulatorSettings(simulator_accounts_per_platform=10, simulator_latency_ms=300))
+    server = TestServer(app, host="127.0.0.1", port=0)
+    await server.start_server()
+    try:
+        sim = SimServer(str(server.make_url("")).rstrip("/"), app[SIM_CONTEXT])
+        commands = [await make_command(db, Platform.BLUESKY, [(a.id, a.handle)])
+                    for a in sim.ctx.world.accounts(Platform.BLUESKY)[:8]]
+        await produce(kafka, *(encode_command(c) for c in commands))
+        settings = collector_settings(database_url, (redis_url, redis_prefix), kafka, sim).model_copy(
+            update={"collector_max_in_flight": max_in_flight})
+        async with running(build(settings)):
+            await wait_for(lambda: _count(db, "SELECT count(*) FROM job_executions", 8))
+    finally:
+        await server.close()
+    spans = [(r["started_at"], r["finished_at"]) for r in
+             await db.fetch("SELECT started_at, finished_at FROM job_executions")]
+    overlap = max(sum(1 for s, f in spans if s <= start < f) for start, _ in spans)
+    if max_in_flight == 2:
+        assert overlap == 2
+    else:
+        assert overlap >= 4

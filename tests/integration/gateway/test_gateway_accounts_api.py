@@ -44,7 +44,7 @@ async def test_raw_series_in_range(gateway: Gateway, seed: Seeder) -> None:
     everything = await gateway.call("GET", f"/api/accounts/{account_id}/metrics?metric=followers", scope="read")
     assert everything.status == 200
     assert [p["value"] for p in everything.json()] == [p[1] for p in points]
-    assert set(everything.json()[0]) == {"ts", "value"}
+    assert set(everything.json()[0]) == {"ts", "value", "rounded"}
 
     frm = (start + timedelta(minutes=20)).isoformat().replace("+00:00", "Z")
     to = (start + timedelta(minutes=60)).isoformat().replace("+00:00", "Z")
@@ -65,6 +65,7 @@ async def test_hour_buckets(gateway: Gateway, seed: Seeder) -> None:
     assert [datetime.fromisoformat(b["ts"]) for b in buckets] == [first_hour, second_hour]
     assert buckets[0] == {
         "ts": buckets[0]["ts"], "value": 7.0, "min": 5.0, "max": 9.0, "first": 5.0, "last": 7.0, "count": 3,
+        "rounded": False,
     }
     assert buckets[1]["count"] == 1 and buckets[1]["value"] == 11.0
     days = (await gateway.call("GET", f"/api/accounts/{account_id}/metrics?metric=followers&resolution=day")).json()

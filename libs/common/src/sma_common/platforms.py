@@ -41,4 +41,13 @@ METRIC_IDS: dict[str, int] = {
     "active_users": 13,
 }
 
+# Figures the platform itself rounds before we see them; stored as returned, flagged `rounded` by the API.
+# YouTube's Data API rounds `subscriberCount` down to three significant figures (since September 2019).
+ROUNDED_METRICS: frozenset[tuple[Platform, str]] = frozenset({(Platform.YOUTUBE, "subscribers")})
+
+
+def is_rounded(platform: Platform, metric: str) -> bool:
+    """Whether the platform reports `metric` rounded, so the stored value is approximate."""
+    return (platform, metric) in ROUNDED_METRICS
+
 EXECUTION_STATUSES = ("success", "failed", "rate_limited", "auth_error", "not_found", "timeout")

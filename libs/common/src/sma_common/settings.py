@@ -128,3 +128,17 @@ class PlatformSettings(SmaSettings):
     mastodon_api_base: str = "https://{instance}"
     platform_request_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     platform_max_retries: int = Field(default=2, ge=0, le=10)
+    # The documented budgets (docs/PLATFORMS.md), shared by every replica through Redis. Raise
+    # one for a higher paid tier; the window is the platform's and not configurable.
+    twitch_rate_limit_per_minute: int = Field(default=800, ge=1)
+    youtube_daily_quota_units: int = Field(default=10_000, ge=1)
+    x_rate_limit_per_15_minutes: int = Field(default=300, ge=1)
+    reddit_rate_limit_per_10_minutes: int = Field(default=600, ge=1)
+    bluesky_rate_limit_per_5_minutes: int = Field(default=3_000, ge=1)
+    mastodon_rate_limit_per_5_minutes: int = Field(default=300, ge=1)
+    # A call waits this long at most for the budget to refill; past it the batch ends
+    # `rate_limited` (without a call) and the jobs wait for the platform's reset.
+    platform_budget_max_wait_seconds: float = Field(default=30.0, ge=0, le=600)
+    # After the platform rejected our credentials, calls stop this long (every replica) before
+    # one is tried again: bad credentials are not fixed by asking again each second.
+    platform_auth_error_hold_seconds: float = Field(default=300.0, ge=0, le=86_400)

@@ -112,6 +112,9 @@ class PlatformAdapter(Protocol):
 
     platform: Platform
     max_batch_size: int
+    # Whose shared budget the calls spend (the credential's id or digest); "" when every call
+    # names its own (Mastodon: one budget per instance).
+    budget_scope: str
 
     @property
     def is_configured(self) -> bool: ...

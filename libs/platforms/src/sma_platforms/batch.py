@@ -11,8 +11,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import TypeVar
 
+from sma_common.errors import AuthRejected
 from sma_platforms.base import FetchResult, FetchTarget, ItemResult, Observation, Outcome
-from sma_platforms.http import CallLog, classify
+from sma_platforms.http import AuthHeld, CallLog, classify
 
 T = TypeVar("T")
 
@@ -28,6 +29,9 @@ class BatchResults:
     def __init__(self, targets: Sequence[FetchTarget]) -> None:
         self._targets = tuple(targets)
         self._items: dict[uuid.UUID, ItemResult] = {}
+        # Set when the platform itself rejected our credentials during this batch (not when a
+        # hold refused the call): the caller then holds the credential's budget.
+        self.credentials_rejected = False
 
     def pending(self, among: Iterable[FetchTarget] | None = None) -> list[FetchTarget]:
         """Targets (of `among`, default all) that have no outcome yet."""
@@ -42,6 +46,8 @@ class BatchResults:
 
     def fail_with(self, targets: Iterable[FetchTarget], error: BaseException) -> None:
         """Fail targets with the outcome the error classifies as, and its message."""
+        if isinstance(error, AuthRejected) and not isinstance(error, AuthHeld):
+            self.credentials_rejected = True
         self.fail(targets, classify(error), str(error) or type(error).__name__)
 
     def build(self, log: CallLog, observed_at: datetime) -> FetchResult:

@@ -14,6 +14,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
+from typing import Protocol
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -36,7 +37,8 @@ from sma_platforms.base import Outcome, RateLimitState
 from sma_platforms.ratelimit import RateLimitFormat, parse_rate_limit, parse_retry_after
 
 __all__ = [
-    "CallLog", "HttpClient", "HttpReply", "RateLimitFormat", "Refine", "UpstreamRejected", "classify",
+    "AuthHeld", "BudgetSpent", "CallGate", "CallLog", "HttpClient", "HttpReply", "RateLimitFormat", "Refine",
+    "UpstreamRejected", "classify",
     "create_session", "describe", "error_for", "parse_rate_limit", "parse_retry_after",
 ]
 
@@ -48,6 +50,28 @@ Refine = Callable[[int, object], Outcome | None]
 
 class UpstreamRejected(PermanentError):
     """The platform refused the request itself (a 4xx other than auth, not-found or rate limit)."""
+
+
+class BudgetSpent(RateLimited):
+    """Refused by the shared budget (or a hold after a 429 or quota error) before any call."""
+
+
+class AuthHeld(AuthRejected):
+    """Refused without a call: the platform rejected these credentials a moment ago."""
+
+
+class CallGate(Protocol):
+    """Admits every API call against the platform's shared budget (`sma_platforms.budget`)."""
+
+    async def admit(self, scope: str) -> None: ...
+
+    async def observe(
+        self, scope: str, status: int, state: RateLimitState | None, retry_after: float | None
+    ) -> None: ...
+
+    async def hold(self, scope: str, until: float, reason: str) -> None: ...
+
+    async def hold_for_auth(self, scope: str) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +221,8 @@ class HttpClient:
         self._sleep = sleep
         self._connection_limit = connection_limit
         self._session: aiohttp.ClientSession | None = None
+        self._gate: CallGate | None = None
+        self._scope = "default"
         self._policy = RetryPolicy(
             on=(_RetryableReply, _ConnectionFailed),
             max_attempts=max_retries + 1,
@@ -223,6 +249,20 @@ class HttpClient:
             sleep=sleep,
         )
 
+    def attach(self, gate: CallGate, scope: str) -> None:
+        """Admit every API call from now on through `gate`, on the credential's `scope`."""
+        self._gate, self._scope = gate, scope
+
+    async def hold(self, until: float, reason: str, *, scope: str | None = None) -> None:
+        """Stop calls on this credential (or `scope`) until `until`, for every replica."""
+        if self._gate is not None:
+            await self._gate.hold(scope or self._scope, until, reason)
+
+    async def hold_for_auth(self, *, scope: str | None = None) -> None:
+        """The platform rejected the credentials: stop calls for the configured hold period."""
+        if self._gate is not None:
+            await self._gate.hold_for_auth(scope or self._scope)
+
     def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             self._session = create_session(self._timeout, self._connection_limit)
@@ -242,14 +282,18 @@ class HttpClient:
         params: Params | None = None,
         headers: Mapping[str, str] | None = None,
         data: Mapping[str, str] | None = None,
+        scope: str | None = None,
     ) -> HttpReply:
         """Send one request, retrying 5xx and connection errors; returns the final reply.
 
-        `log` counts the attempts as API calls (pass None for token requests). Raises
-        `DependencyTimeout`, `UpstreamUnavailable` (connection failed every time) or
-        `ConfigurationError` (a base URL that is not a URL).
+        `log` counts the attempts as API calls, each admitted by the budget of `scope` (default:
+        the credential's); pass None for token requests, which have budgets of their own.
+        Raises `BudgetSpent` or `AuthHeld` (refused before calling), `DependencyTimeout`,
+        `UpstreamUnavailable` (connection failed every time) or `ConfigurationError` (a base URL
+        that is not a URL).
         """
-        attempt = partial(self._attempt, method, url, log, params, headers, data)
+        gated = (scope or self._scope) if log is not None and self._gate is not None else None
+        attempt = partial(self._attempt, method, url, log, gated, params, headers, data)
         hint = [0.0]
 
         def remember_retry_after(exc: BaseException) -> None:
@@ -270,10 +314,13 @@ class HttpClient:
         method: str,
         url: str,
         log: CallLog | None,
+        scope: str | None,
         params: Params | None,
         headers: Mapping[str, str] | None,
         data: Mapping[str, str] | None,
     ) -> HttpReply:
+        if scope is not None:
+            await self._gate.admit(scope)  # type: ignore[union-attr]
         if log is not None:
             log.api_calls += 1
         try:
@@ -292,6 +339,8 @@ class HttpClient:
             raise UpstreamUnavailable(f"{method} {url}: {type(exc).__name__}: {exc}") from exc
         if log is not None and reply.rate_limit is not None:
             log.note(reply.rate_limit)
+        if scope is not None:
+            await self._gate.observe(scope, reply.status, reply.rate_limit, reply.retry_after)  # type: ignore[union-attr]
         # A server asking for a long pause is answered now rather than waited for.
         long_pause = reply.retry_after is not None and reply.retry_after > self._policy.max_delay
         if reply.status >= 500 and not long_pause:

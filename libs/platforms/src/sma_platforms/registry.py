@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping
+from typing import Protocol
 
 import structlog
 
@@ -11,6 +12,7 @@ from sma_common.platforms import Platform
 from sma_common.settings import PlatformSettings
 from sma_platforms.base import PlatformAdapter
 from sma_platforms.bluesky import BlueskyAdapter
+from sma_platforms.http import CallGate
 from sma_platforms.mastodon import MastodonAdapter
 from sma_platforms.reddit import RedditAdapter
 from sma_platforms.twitch import TwitchAdapter
@@ -19,7 +21,13 @@ from sma_platforms.youtube import YouTubeAdapter
 
 log = structlog.get_logger(__name__)
 
-AdapterFactory = Callable[[PlatformSettings], PlatformAdapter]
+
+
+class _BudgetedAdapter(PlatformAdapter, Protocol):
+    def use_budget(self, gate: CallGate) -> None: ...
+
+
+AdapterFactory = Callable[[PlatformSettings], _BudgetedAdapter]
 
 ADAPTER_FACTORIES: dict[Platform, AdapterFactory] = {
     Platform.TWITCH: TwitchAdapter,
@@ -31,12 +39,21 @@ ADAPTER_FACTORIES: dict[Platform, AdapterFactory] = {
 }
 
 
-def build_adapters(settings: PlatformSettings) -> dict[Platform, PlatformAdapter]:
-    """One adapter per implemented platform, configured or not (callers check `is_configured`).
+def build_adapters(
+    settings: PlatformSettings, *, gates: Mapping[Platform, CallGate] | None = None
+) -> dict[Platform, PlatformAdapter]:
+    """One adapter per implemented platform, configured or not (callers check `is_configured`),
+    its API calls admitted by the platform's gate when `gates` has one (`budget.build_gates`).
 
     No I/O happens here: each adapter opens its HTTP session on first use.
     """
-    return {platform: factory(settings) for platform, factory in ADAPTER_FACTORIES.items()}
+    adapters: dict[Platform, PlatformAdapter] = {}
+    for platform, factory in ADAPTER_FACTORIES.items():
+        adapter = factory(settings)
+        if gates is not None and platform in gates:
+            adapter.use_budget(gates[platform])
+        adapters[platform] = adapter
+    return adapters
 
 
 class AdapterSet:

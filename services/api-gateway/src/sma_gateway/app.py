@@ -9,11 +9,13 @@ from aiohttp import web
 from sma_common.cache_versions import RedisBreaker
 from sma_common.clock import Clock, SystemClock
 from sma_common.db import DatabasePool, HeartbeatWriter
+from sma_common.rate_limit import SharedRateLimiter
 from sma_common.redis import RedisClient
 from sma_common.service import Service
 from sma_gateway import __version__, state
 from sma_gateway.adapters import Adapters
 from sma_gateway.auth import KeyAuthenticator, LastUsedThrottle, auth_middleware
+from sma_gateway.budgets import BudgetReader
 from sma_gateway.cache import ReadThroughCache
 from sma_gateway.metrics import GatewayMetrics
 from sma_gateway.problem import problem_middleware
@@ -21,13 +23,15 @@ from sma_gateway.readiness import scheduler_check
 from sma_gateway.routes import api_routes
 from sma_gateway.settings import GatewaySettings
 from sma_platforms import AdapterSet, build_adapters
+from sma_platforms.budget import build_gates
 
 SERVICE_NAME = "api-gateway"
+RESOLVE_MAX_BUDGET_WAIT_SECONDS = 2.0
 
 
 def install_api(
     app: web.Application, settings: GatewaySettings, db: DatabasePool, cache: ReadThroughCache, adapters: Adapters,
-    clock: Clock,
+    budgets: BudgetReader, clock: Clock,
 ) -> None:
     """Typed state and the API routes, on the Service's app (set once, before it starts)."""
     app[state.SETTINGS] = settings
@@ -35,6 +39,7 @@ def install_api(
     app[state.CACHE] = cache
     app[state.ADAPTERS] = adapters
     app[state.CLOCK] = clock
+    app[state.BUDGETS] = budgets
     app.add_routes(api_routes())
 
 
@@ -43,7 +48,13 @@ def build(settings: GatewaySettings) -> Service:
     db = DatabasePool(settings, application_name=f"sma-{SERVICE_NAME}")
     # Not required: without Redis the gateway serves from Postgres and reports itself degraded.
     redis = RedisClient(settings, required=False, check_severity="degraded")
-    adapters = build_adapters(settings)
+    clock = SystemClock()
+    limiter = SharedRateLimiter(redis)
+    # Resolving a handle spends the same shared budgets as collecting, but a client's request
+    # waits at most a moment for it.
+    gates = build_gates(limiter, settings, clock=clock,
+                        max_wait=min(settings.platform_budget_max_wait_seconds, RESOLVE_MAX_BUDGET_WAIT_SECONDS))
+    adapters = build_adapters(settings, gates=gates)
     throttle = LastUsedThrottle(settings.api_key_last_used_interval_seconds)
     authenticator = KeyAuthenticator(db, throttle, settings.api_key_last_used_interval_seconds)
     # Inside the request metrics every service has: problems (so every error is problem+json),
@@ -60,7 +71,8 @@ def build(settings: GatewaySettings) -> Service:
         breaker=RedisBreaker(settings.cache_redis_retry_seconds),
         record=metrics.record_cache,
     )
-    install_api(service.app, settings, db, cache, adapters, SystemClock())
+    budgets = BudgetReader(limiter, gates, adapters, RedisBreaker(settings.cache_redis_retry_seconds), clock)
+    install_api(service.app, settings, db, cache, adapters, budgets, clock)
     for resource in (db, redis, AdapterSet(adapters)):
         service.add_resource(resource)
     service.add_check(db.check())

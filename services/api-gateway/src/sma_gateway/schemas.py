@@ -164,9 +164,14 @@ class AccountOut(_Response):
     updated_at: datetime
 
 
+# The platform reports the figure rounded (`sma_common.platforms.ROUNDED_METRICS`), e.g. YouTube subscribers.
+Rounded = Annotated[bool, Field(description="true when the platform itself rounds this figure")]
+
+
 class LatestValue(_Response):
     ts: datetime
     value: float
+    rounded: Rounded
 
 
 class AccountDetail(AccountOut):
@@ -176,6 +181,7 @@ class AccountDetail(AccountOut):
 class MetricPoint(_Response):
     ts: datetime
     value: float
+    rounded: Rounded
 
 
 class MetricBucket(MetricPoint):
@@ -188,6 +194,34 @@ class MetricBucket(MetricPoint):
     count: int
 
 
+PlatformStatus = Literal["ok", "rate_limited", "auth_error", "unconfigured", "unknown"]
+
+
+class BudgetOut(_Response):
+    """The platform's shared budget (every collector replica spends from it)."""
+
+    kind: Literal["token_bucket", "fixed_window"]
+    limit: float = Field(description="calls (YouTube: quota units) per window")
+    window_seconds: float
+    remaining: float | None = Field(default=None, description="left now; absent when unknown")
+    resets_at: datetime | None = Field(default=None, description="end of the current window (fixed windows)")
+
+
+class HoldOut(_Response):
+    """Calls stopped until `until`: after a 429 (`rate_limited`), a spent quota (`quota`) or
+    rejected credentials (`auth_error`). `scope` names the instance on per-instance platforms."""
+
+    scope: str | None = None
+    until: datetime
+    reason: str
+
+
 class PlatformOut(_Response):
     platform: Platform
     configured: bool
+    status: PlatformStatus = Field(
+        description="ok; rate_limited or auth_error while the credential is on hold; unconfigured; unknown "
+        "when the shared state (Redis) cannot be read"
+    )
+    budget: BudgetOut
+    holds: list[HoldOut] = Field(default_factory=list)

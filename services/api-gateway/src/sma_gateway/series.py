@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
-from sma_common.platforms import METRIC_IDS
+from sma_common.platforms import METRIC_IDS, Platform, is_rounded
 from sma_gateway.cache import CacheOutcome, ReadThroughCache
 from sma_gateway.pagination import split_page
 from sma_gateway.problem import FieldError, invalid, not_found
@@ -61,10 +61,15 @@ def resolve_range(start: datetime | None, end: datetime | None, now: datetime) -
     return start, end
 
 
+# Names the rendered shape: change it when the body changes (v2 added `rounded`), so a gateway never
+# serves an entry an older gateway cached in the old shape during a rolling deploy.
+_SHAPE = "series.v2"
+
+
 def cache_variant(request: SeriesRequest) -> str:
     """Names the query, not the clock: a defaulted range is one entry for the TTL, not one per call."""
     bounds = [moment.isoformat() if moment else "" for moment in (request.start, request.end)]
-    return "|".join(["series", request.metric, request.resolution, str(request.limit), *bounds])
+    return "|".join([_SHAPE, request.metric, request.resolution, str(request.limit), *bounds])
 
 
 def pack(next_start: datetime | None, body: bytes) -> bytes:
@@ -77,16 +82,19 @@ def unpack(value: bytes) -> tuple[datetime | None, bytes]:
 
 
 async def _load_page(
-    pool: asyncpg.Pool, request: SeriesRequest, start: datetime, end: datetime
+    pool: asyncpg.Pool, request: SeriesRequest, platform: Platform, start: datetime, end: datetime
 ) -> tuple[list[MetricPoint], datetime | None]:
     metric_id = METRIC_IDS[request.metric]
     fetch = request.limit + 1
+    rounded = is_rounded(platform, request.metric)
     rows: list[MetricPoint]
     if request.resolution == "raw":
-        rows = await metric_rows.raw_points(pool, request.account_id, metric_id, start, end, fetch)
+        rows = await metric_rows.raw_points(
+            pool, request.account_id, metric_id, start, end, fetch, rounded=rounded
+        )
     else:
         rows = list(await metric_rows.buckets(
-            pool, request.account_id, metric_id, request.resolution, start, end, fetch
+            pool, request.account_id, metric_id, request.resolution, start, end, fetch, rounded=rounded
         ))
     page, last = split_page(rows, request.limit)
     return page, (last.ts + _STEP[request.resolution] if last else None)
@@ -98,9 +106,10 @@ async def read_series(
     start, end = resolve_range(request.start, request.end, now)
 
     async def load() -> bytes:
-        if not await accounts.account_exists(pool, request.account_id):
+        platform = await accounts.account_platform(pool, request.account_id)
+        if platform is None:
             raise not_found(f"No account with id {request.account_id}.")
-        page, next_start = await _load_page(pool, request, start, end)
+        page, next_start = await _load_page(pool, request, platform, start, end)
         return pack(next_start, dump_models(page))
 
     read = await cache.read(request.account_id, cache_variant(request), load)

@@ -7,6 +7,7 @@ from aiohttp import web
 from sma_common.clock import Clock
 from sma_common.db import DatabasePool
 from sma_gateway.adapters import Adapters
+from sma_gateway.budgets import BudgetReader
 from sma_gateway.cache import ReadThroughCache
 from sma_gateway.settings import GatewaySettings
 
@@ -15,3 +16,4 @@ DATABASE = web.AppKey("database", DatabasePool)
 CACHE = web.AppKey("cache", ReadThroughCache)
 ADAPTERS: web.AppKey[Adapters] = web.AppKey("adapters")
 CLOCK: web.AppKey[Clock] = web.AppKey("clock")
+BUDGETS = web.AppKey("budgets", BudgetReader)

@@ -14,9 +14,10 @@ from datetime import datetime
 import structlog
 
 from sma_collector.metrics import CollectorMetrics
-from sma_collector.repository import CommandRecord, ExecutionRow, record_command, recorded_jobs
+from sma_collector.repository import CommandRecord, ExecutionRow, Recorded, recorded_jobs
 from sma_common.clock import Clock
 from sma_common.db import TRANSIENT_DB_ERRORS, DatabasePool
+from sma_common.errors import TransientError
 from sma_common.messages import FetchCommand
 from sma_common.platforms import Platform
 from sma_common.retry import RetryPolicy
@@ -25,14 +26,17 @@ from sma_platforms import FetchResult, FetchTarget, ItemResult, Outcome, Platfor
 log = structlog.get_logger(__name__)
 
 Invalidate = Callable[[Iterable[int]], Awaitable[object]]
-WRITE_RETRY = RetryPolicy(on=TRANSIENT_DB_ERRORS, max_attempts=5, max_elapsed=30.0, base_delay=0.2, max_delay=5.0)
+Write = Callable[[CommandRecord], Awaitable[Recorded]]
+WRITE_RETRY = RetryPolicy(
+    on=(*TRANSIENT_DB_ERRORS, TransientError), max_attempts=5, max_elapsed=30.0, base_delay=0.2, max_delay=5.0
+)
 
 
 class CommandHandler:
     def __init__(self, db: DatabasePool, adapters: Mapping[Platform, PlatformAdapter], metrics: CollectorMetrics,
-                 clock: Clock, instance: str, invalidate: Invalidate) -> None:
+                 clock: Clock, instance: str, invalidate: Invalidate, write: Write) -> None:
         self._db, self._adapters, self._metrics = db, adapters, metrics
-        self._clock, self._instance, self._invalidate = clock, instance, invalidate
+        self._clock, self._instance, self._invalidate, self._write = clock, instance, invalidate, write
 
     async def handle(self, command: FetchCommand) -> None:
         platform = command.platform.value
@@ -56,7 +60,7 @@ class CommandHandler:
         record = CommandRecord(platform, command.command_id, command.scheduled_for, started, finished,
                                result.observed_at, result.api_calls, self._instance, rows)
         # The fetched result is kept across write retries: a database blip costs no API call.
-        recorded = await WRITE_RETRY.call(lambda: record_command(self._db.pool, record), what="collector.write",
+        recorded = await WRITE_RETRY.call(lambda: self._write(record), what="collector.write",
                                           on_retry=lambda _: self._metrics.retries.inc())
         # After the commit: a cached read of these accounts would otherwise hide the new points
         # until its TTL ran out.

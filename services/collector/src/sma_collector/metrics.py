@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from sma_common.metrics import LATENCY_BUCKETS
+from sma_common.platforms import Platform
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,9 @@ class CollectorMetrics:
     dead_letters: Counter
     cache_invalidations: Counter
     retries: Counter
+    in_flight: Gauge
+    ratelimit_remaining: Gauge
+    rate_limited: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> CollectorMetrics:
@@ -46,4 +50,19 @@ class CollectorMetrics:
             retries=Counter("sma_collector_retries_total",
                             "Command writes or deliveries retried after a database or broker failure.",
                             registry=registry),
+            in_flight=Gauge("sma_collector_commands_in_flight", "Commands being handled by this process right now.",
+                            registry=registry),
+            ratelimit_remaining=Gauge("sma_collector_ratelimit_remaining",
+                                      "Calls (YouTube: quota units) left in the platform's shared budget, as of "
+                                      "this process's last call.", ["platform"], registry=registry),
+            rate_limited=Counter("sma_collector_rate_limited_total",
+                                 "Times the platform's rate limit stopped a fetch: a 429 or quota error received, "
+                                 "or a batch refused by the spent shared budget.", ["platform"], registry=registry),
         )
+
+    # The budget listener (sma_platforms.budget.BudgetListener): the gates report here.
+    def remaining(self, platform: Platform, tokens: float) -> None:
+        self.ratelimit_remaining.labels(platform.value).set(tokens)
+
+    def limited(self, platform: Platform) -> None:
+        self.rate_limited.labels(platform.value).inc()

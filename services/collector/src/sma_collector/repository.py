@@ -1,8 +1,10 @@
-"""SQL of the collector: which jobs still need an execution, and the one write transaction."""
+"""SQL of the collector: which jobs still need an execution, and the write transaction of one or
+more commands."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -15,15 +17,15 @@ SELECT job_id FROM job_executions WHERE job_id = ANY($1::uuid[]) AND scheduled_f
 """
 
 # ON CONFLICT DO NOTHING + RETURNING: a redelivered command records nothing twice, and only
-# the executions inserted now get their points written.
+# the executions inserted now get their points written. Every column is an array, so one
+# statement writes the executions of several commands (the writer groups them).
 INSERT_EXECUTIONS = """
 INSERT INTO job_executions (job_id, account_id, platform, command_id, scheduled_for, started_at, finished_at,
                             status, error, api_calls, points_written, collector_instance)
-SELECT u.job_id, u.account_id, $3, $4, $5, $6, $7, u.status, u.error, $8, u.points, $9
-FROM unnest($1::uuid[], $2::bigint[], $10::text[], $11::text[], $12::int[])
-     AS u(job_id, account_id, status, error, points)
+SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[],
+                     $7::timestamptz[], $8::text[], $9::text[], $10::int[], $11::int[], $12::text[])
 ON CONFLICT (job_id, scheduled_for) DO NOTHING
-RETURNING job_id
+RETURNING job_id, scheduled_for
 """
 
 INSERT_POINTS = """
@@ -32,11 +34,13 @@ SELECT * FROM unnest($1::bigint[], $2::smallint[], $3::timestamptz[], $4::float8
 ON CONFLICT DO NOTHING
 """
 
+# Rows in job-id order, so concurrent writers lock jobs in the same order (no deadlock).
 UPDATE_JOBS = """
 UPDATE monitoring_jobs AS j
-SET last_run_at = $2, last_status = u.status, updated_at = now(),
+SET last_run_at = u.finished_at, last_status = u.status, updated_at = now(),
     consecutive_failures = CASE WHEN u.status = 'success' THEN 0 ELSE j.consecutive_failures + 1 END
-FROM unnest($1::uuid[], $3::text[]) AS u(id, status)
+FROM (SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::text[]) AS u(id, finished_at, status)
+      ORDER BY id) AS u
 WHERE j.id = u.id
 """
 
@@ -75,22 +79,41 @@ class Recorded:
     accounts_with_points: frozenset[int]
 
 
-async def record_command(pool: asyncpg.Pool, rec: CommandRecord) -> Recorded:
-    """Write executions, their points and the jobs' last status in one transaction."""
-    rows = rec.rows
+async def record_commands(pool: asyncpg.Pool, records: Sequence[CommandRecord]) -> list[Recorded]:
+    """Write the commands' executions, their points and the jobs' last status in one
+    transaction; one `Recorded` per command, in order."""
+    rows = [(rec, row) for rec in records for row in rec.rows]
     async with pool.acquire() as conn, conn.transaction():
         inserted = {
-            r["job_id"]
+            (r["job_id"], r["scheduled_for"])
             for r in await conn.fetch(
-                INSERT_EXECUTIONS, [r.job_id for r in rows], [r.account_id for r in rows], rec.platform,
-                rec.command_id, rec.scheduled_for, rec.started_at, rec.finished_at, rec.api_calls, rec.instance,
-                [r.status for r in rows], [r.error for r in rows], [len(r.points) for r in rows],
+                INSERT_EXECUTIONS, [row.job_id for _, row in rows], [row.account_id for _, row in rows],
+                [rec.platform for rec, _ in rows], [rec.command_id for rec, _ in rows],
+                [rec.scheduled_for for rec, _ in rows], [rec.started_at for rec, _ in rows],
+                [rec.finished_at for rec, _ in rows], [row.status for _, row in rows],
+                [row.error for _, row in rows], [rec.api_calls for rec, _ in rows],
+                [len(row.points) for _, row in rows], [rec.instance for rec, _ in rows],
             )
         }
-        fresh = [r for r in rows if r.job_id in inserted]
-        points = [(r.account_id, METRIC_IDS[m], rec.observed_at, v) for r in fresh for m, v in r.points]
+        # A key inserted now belongs to its first row only (a command redelivered into the same
+        # group must not count, or write points, twice).
+        fresh = []
+        for rec, row in rows:
+            key = (row.job_id, rec.scheduled_for)
+            if key in inserted:
+                inserted.discard(key)
+                fresh.append((rec, row))
+        points = [
+            (row.account_id, METRIC_IDS[m], rec.observed_at, v) for rec, row in fresh for m, v in row.points
+        ]
         if points:
             await conn.execute(INSERT_POINTS, *(list(col) for col in zip(*points, strict=True)))
         if fresh:
-            await conn.execute(UPDATE_JOBS, [r.job_id for r in fresh], rec.finished_at, [r.status for r in fresh])
-    return Recorded(len(fresh), len(points), frozenset(p[0] for p in points))
+            await conn.execute(UPDATE_JOBS, [row.job_id for _, row in fresh], [rec.finished_at for rec, _ in fresh],
+                               [row.status for _, row in fresh])
+    recorded = []
+    for rec in records:
+        mine = [row for r, row in fresh if r is rec]
+        accounts = frozenset(row.account_id for row in mine if row.points)
+        recorded.append(Recorded(len(mine), sum(len(row.points) for row in mine), accounts))
+    return recorded

@@ -17,13 +17,13 @@ import asyncio
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sma_common.errors import ConfigurationError, NotFound, SmaError
+from sma_common.errors import AuthRejected, ConfigurationError, NotFound, SmaError
 from sma_common.platforms import MAX_BATCH_SIZE, Platform
 from sma_common.settings import PlatformSettings
 from sma_platforms.adapter import HttpAdapter
 from sma_platforms.base import FetchResult, FetchTarget, Outcome, ResolvedAccount
 from sma_platforms.batch import BatchResults, chunked, halts_batch
-from sma_platforms.http import CallLog, HttpReply, Params, classify, error_for
+from sma_platforms.http import AuthHeld, CallLog, HttpReply, Params, classify, error_for
 from sma_platforms.mastodon.parse import (
     AccountKey,
     MastodonAccount,
@@ -48,6 +48,7 @@ class MastodonAdapter(HttpAdapter):
     platform = Platform.MASTODON
     max_batch_size = MAX_BATCH_SIZE[Platform.MASTODON]
     rate_limit_format = RATE_LIMIT_FORMAT
+    budget_scope = ""  # one budget per instance: every call names its instance
 
     def _configure(self, settings: PlatformSettings) -> None:
         self._template = settings.mastodon_api_base
@@ -82,29 +83,35 @@ class MastodonAdapter(HttpAdapter):
             try:
                 found = await self._read(instance, ids, log)
             except SmaError as exc:
-                results.fail_with(results.pending(everyone) if halts_batch(exc) else [t for t, _ in chunk], exc)
-                continue
-            _record(instance, chunk, found, results)
-            halting = next((e for e in found.values() if isinstance(e, SmaError) and halts_batch(e)), None)
-            if halting is not None:
-                results.fail_with(results.pending(everyone), halting)
+                halting: SmaError | None = exc if halts_batch(exc) else None
+                results.fail_with(results.pending(everyone) if halting else [t for t, _ in chunk], exc)
+            else:
+                _record(instance, chunk, found, results)
+                halting = next((e for e in found.values() if isinstance(e, SmaError) and halts_batch(e)), None)
+                if halting is not None:
+                    results.fail_with(results.pending(everyone), halting)
+            if isinstance(halting, AuthRejected) and not isinstance(halting, AuthHeld):
+                # This instance refuses anonymous reads (authorized fetch): hold it alone.
+                await self._http.hold_for_auth(scope=instance)
 
     async def _read(self, instance: str, ids: list[str], log: CallLog) -> Found:
         """The batch route where the instance has it, else one call per account."""
         base = self._base(instance)
         if not self._lacks_batch_route(instance):
             params = [("id[]", account_id) for account_id in ids]
-            reply = await self._http.request("GET", f"{base}/api/v1/accounts", log=log, params=params)
+            reply = await self._http.request("GET", f"{base}/api/v1/accounts", log=log, params=params,
+                                             scope=instance)
             if reply.status not in (404, 410):
                 return dict(parse_accounts(_success(reply)))
             self._without_batch[instance] = self._clock.now()
-        singles = await asyncio.gather(*(self._read_one(base, account_id, log) for account_id in ids))
+        singles = await asyncio.gather(*(self._read_one(instance, account_id, log) for account_id in ids))
         return {account_id: found for account_id, found in zip(ids, singles, strict=True) if found is not None}
 
-    async def _read_one(self, base: str, account_id: str, log: CallLog) -> MastodonAccount | SmaError | None:
+    async def _read_one(self, instance: str, account_id: str, log: CallLog) -> MastodonAccount | SmaError | None:
         """`GET /api/v1/accounts/:id`; None for a 404 or 410 (unknown or gone)."""
         try:
-            reply = await self._http.request("GET", f"{base}/api/v1/accounts/{account_id}", log=log)
+            url = f"{self._base(instance)}/api/v1/accounts/{account_id}"
+            reply = await self._http.request("GET", url, log=log, scope=instance)
             if classify(reply.status, reply.body) is Outcome.NOT_FOUND:
                 return None
             return parse_account(_success(reply))
@@ -125,7 +132,8 @@ class MastodonAdapter(HttpAdapter):
         ref = parse_account_ref(account)
         params: Params = [("acct", ref.username)]
         url = f"{self._base(ref.instance)}/api/v1/accounts/lookup"
-        found = parse_account(_success(await self._http.request("GET", url, log=CallLog(), params=params)))
+        reply = await self._http.request("GET", url, log=CallLog(), params=params, scope=ref.instance)
+        found = parse_account(_success(reply))
         handle = f"{found.username}@{ref.instance}"
         if found.unavailable is not None:
             raise NotFound(f"@{handle}: {found.unavailable}")

@@ -54,6 +54,7 @@ class RedditAdapter(HttpAdapter):
         self._api = settings.reddit_api_base.rstrip("/")
         self._user_agent = (settings.reddit_user_agent or "").strip()
         secret, client_id = settings.reddit_client_secret, settings.reddit_client_id
+        self.budget_scope = client_id or "unconfigured"
         self._tokens: ClientCredentialsTokens | None = None
         if client_id and secret is not None and secret.get_secret_value() and self._user_agent:
             self._tokens = reddit_app_tokens(
@@ -80,6 +81,8 @@ class RedditAdapter(HttpAdapter):
                 await self._fetch_subreddits(chunk, results, log)
         if users and results.pending(users):
             await self._fetch_users(users, results, log)
+        if results.credentials_rejected:
+            await self._http.hold_for_auth()
         return results.build(log, observed_at)
 
     async def _fetch_subreddits(self, chunk: Sequence[FetchTarget], results: BatchResults, log: CallLog) -> None:

@@ -50,6 +50,7 @@ class TwitchAdapter(ChunkedAdapter):
     def _configure(self, settings: PlatformSettings) -> None:
         self._api = settings.twitch_api_base.rstrip("/")
         self._client_id = settings.twitch_client_id or ""
+        self.budget_scope = self._client_id or "unconfigured"
         secret = settings.twitch_client_secret
         self._tokens: ClientCredentialsTokens | None = None
         if self._client_id and secret is not None and secret.get_secret_value():

@@ -17,7 +17,7 @@ from urllib.parse import quote
 from sma_common.errors import ConfigurationError, NotFound, SmaError
 from sma_common.platforms import MAX_BATCH_SIZE, Platform
 from sma_common.settings import PlatformSettings
-from sma_platforms.adapter import ChunkedAdapter
+from sma_platforms.adapter import ChunkedAdapter, credential_digest
 from sma_platforms.base import FetchTarget, Outcome, ResolvedAccount
 from sma_platforms.batch import BatchResults, halts_batch
 from sma_platforms.http import CallLog, Params, UpstreamRejected, classify, error_for
@@ -40,6 +40,8 @@ class XAdapter(ChunkedAdapter):
     def _configure(self, settings: PlatformSettings) -> None:
         self._api = settings.x_api_base.rstrip("/")
         self._token = settings.x_bearer_token
+        if self._token is not None:
+            self.budget_scope = credential_digest(self._token.get_secret_value())
 
     @property
     def is_configured(self) -> bool:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from sma_common.errors import ConfigurationError, NotFound, RateLimited, SmaError
 from sma_common.platforms import MAX_BATCH_SIZE, Platform
 from sma_common.settings import PlatformSettings
-from sma_platforms.adapter import ChunkedAdapter
+from sma_platforms.adapter import ChunkedAdapter, credential_digest
 from sma_platforms.base import FetchTarget, Outcome, RateLimitState, ResolvedAccount
 from sma_platforms.batch import BatchResults, halts_batch
 from sma_platforms.http import CallLog, HttpReply, Params, classify, describe, error_for
@@ -41,6 +41,8 @@ class YouTubeAdapter(ChunkedAdapter):
     def _configure(self, settings: PlatformSettings) -> None:
         self._api = settings.youtube_api_base.rstrip("/")
         self._key = settings.youtube_api_key
+        if self._key is not None:
+            self.budget_scope = credential_digest(self._key.get_secret_value())
 
     @property
     def is_configured(self) -> bool:
@@ -85,13 +87,14 @@ class YouTubeAdapter(ChunkedAdapter):
         if outcome is Outcome.SUCCESS:
             return reply.body
         if is_quota_exceeded(reply.status, reply.body):
-            raise self._quota_exceeded(reply, log)
+            raise await self._quota_exceeded(reply, log)
         raise error_for(reply, outcome)
 
-    def _quota_exceeded(self, reply: HttpReply, log: CallLog) -> RateLimited:
-        """The daily quota is spent: no call succeeds before midnight Pacific."""
+    async def _quota_exceeded(self, reply: HttpReply, log: CallLog) -> RateLimited:
+        """The daily quota is spent: no call succeeds before midnight Pacific, on any replica."""
         now = self._clock.now()
         reset_at = quota_reset_at(now)
         log.note(RateLimitState(limit=None, remaining=0, reset_at=reset_at))
+        await self._http.hold(reset_at.timestamp(), "quota")
         retry_after = (reset_at - now).total_seconds()
         return RateLimited(f"{describe(reply)} (quota resets {reset_at.isoformat()})", retry_after=retry_after)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncpg
 
-from sma_common.platforms import Platform
+from sma_common.platforms import Platform, is_rounded
 from sma_gateway.schemas import AccountDetail, AccountOut, LatestValue
 
 _SELECT = """
@@ -27,8 +27,10 @@ async def list_accounts(
     return [AccountOut.model_validate(dict(row)) for row in rows]
 
 
-async def account_exists(pool: asyncpg.Pool, account_id: int) -> bool:
-    return bool(await pool.fetchval("SELECT EXISTS (SELECT 1 FROM accounts WHERE id = $1)", account_id))
+async def account_platform(pool: asyncpg.Pool, account_id: int) -> Platform | None:
+    """The account's platform, or None when there is no such account."""
+    platform = await pool.fetchval("SELECT platform FROM accounts WHERE id = $1", account_id)
+    return None if platform is None else Platform(platform)
 
 
 async def get_account(pool: asyncpg.Pool, account_id: int) -> AccountDetail | None:
@@ -50,5 +52,9 @@ async def get_account(pool: asyncpg.Pool, account_id: int) -> AccountDetail | No
             """,
             account_id,
         )
-    values = {r["name"]: LatestValue(ts=r["ts"], value=r["value"]) for r in latest}
+    platform = Platform(row["platform"])
+    values = {
+        r["name"]: LatestValue(ts=r["ts"], value=r["value"], rounded=is_rounded(platform, r["name"]))
+        for r in latest
+    }
     return AccountDetail.model_validate({**dict(row), "latest": values})

@@ -1,5 +1,7 @@
 """SQL for metric series: raw points, or hour/day buckets aggregated on the fly from metric_points.
 
+`rounded` is not in the table: the caller knows it from the account's platform and the metric.
+
 Ranges are half-open, `[start, end)`; buckets are aligned in UTC.
 """
 
@@ -16,7 +18,8 @@ BucketUnit = Literal["hour", "day"]
 
 
 async def raw_points(
-    pool: asyncpg.Pool, account_id: int, metric_id: int, start: datetime, end: datetime, limit: int
+    pool: asyncpg.Pool, account_id: int, metric_id: int, start: datetime, end: datetime, limit: int,
+    *, rounded: bool,
 ) -> list[MetricPoint]:
     rows = await pool.fetch(
         """
@@ -27,12 +30,12 @@ async def raw_points(
         """,
         account_id, metric_id, start, end, limit,
     )
-    return [MetricPoint(ts=r["ts"], value=r["value"]) for r in rows]
+    return [MetricPoint(ts=r["ts"], value=r["value"], rounded=rounded) for r in rows]
 
 
 async def buckets(
     pool: asyncpg.Pool, account_id: int, metric_id: int, unit: BucketUnit, start: datetime, end: datetime,
-    limit: int,
+    limit: int, *, rounded: bool,
 ) -> list[MetricBucket]:
     rows = await pool.fetch(
         """
@@ -51,7 +54,7 @@ async def buckets(
     return [
         MetricBucket(
             ts=r["bucket"], value=r["last"], min=r["min"], max=r["max"], first=r["first"], last=r["last"],
-            count=r["count"],
+            count=r["count"], rounded=rounded,
         )
         for r in rows
     ]

@@ -1,4 +1,5 @@
-"""/api/platforms: every platform SMA knows, and whether this deployment can track it."""
+"""/api/platforms: every platform SMA knows, whether this deployment can track it, and the state
+of its shared rate budget (what is left, holds after a 429, a spent quota or bad credentials)."""
 
 from __future__ import annotations
 
@@ -6,14 +7,12 @@ from aiohttp import web
 
 from sma_common.platforms import Platform
 from sma_gateway import state
-from sma_gateway.adapters import is_configured
 from sma_gateway.responses import list_response
-from sma_gateway.schemas import PlatformOut
 
 
 async def list_platforms(request: web.Request) -> web.Response:
-    adapters = request.app[state.ADAPTERS]
-    return list_response([PlatformOut(platform=p, configured=is_configured(adapters, p)) for p in Platform])
+    budgets = request.app[state.BUDGETS]
+    return list_response([await budgets.platform(p) for p in Platform])
 
 
 def routes() -> list[web.RouteDef]:
