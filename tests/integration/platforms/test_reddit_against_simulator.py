@@ -19,6 +19,9 @@ from tests.integration.platforms.harness import MAX_RETRIES, Simulator, figures,
 
 REDDIT = Platform.REDDIT
 TOKEN = "api/v1/access_token"
+USER_DATA = "api/user_data_by_account_ids"
+# The batch user endpoint serves no total karma: none is stored (never computed from the others).
+BATCH_KARMA = ("karma_link", "karma_comment")
 ANNOUNCEMENTS = ResolvedAccount(REDDIT, "t5_2r0ij", "announcements", "Official Reddit announcements")
 
 
@@ -28,6 +31,19 @@ def _outcomes(items: Mapping[uuid.UUID, ItemResult]) -> Counter[Outcome]:
 
 def _subreddits(simulator: Simulator) -> list[SimAccount]:
     return [a for a in simulator.accounts(REDDIT) if not is_user(a) and not is_private(a)]
+
+
+def _users(simulator: Simulator) -> list[SimAccount]:
+    return [a for a in simulator.accounts(REDDIT) if is_user(a)]
+
+
+def _karma(simulator: Simulator, account: SimAccount) -> dict[str, float]:
+    expected = simulator.expected(account)
+    return {metric: expected[metric] for metric in BATCH_KARMA}
+
+
+def _ghost(n: int) -> str:
+    return f"t2_zz{n:05d}"
 
 
 @pytest.fixture
@@ -83,15 +99,69 @@ async def test_missing_active_users_is_no_point(simulator: Simulator, reddit: Re
         assert item.outcome is Outcome.SUCCESS and set(figures(item)) == {"subscribers"}
 
 
-async def test_user_karma(simulator: Simulator, reddit: RedditAdapter) -> None:
-    users = [a for a in simulator.accounts(REDDIT) if is_user(a)]
+async def test_user_karma_is_one_batch_call(simulator: Simulator, reddit: RedditAdapter) -> None:
+    users = _users(simulator)
     targets = simulator.targets(users)
     result = await reddit.fetch([*targets, target("t2_zzzzzzz", "u/nobody_here")])
     for t, account in zip(targets, users, strict=True):
-        assert figures(result.items[t.job_id]) == simulator.expected(account)
-        assert set(figures(result.items[t.job_id])) == {"karma_link", "karma_comment", "karma_total"}
+        assert figures(result.items[t.job_id]) == _karma(simulator, account)  # no karma_total
     assert _outcomes(result.items) == {Outcome.SUCCESS: len(users), Outcome.NOT_FOUND: 1}
-    assert result.api_calls == len(users) + 1
+    assert result.api_calls == simulator.requests(REDDIT, USER_DATA) == 1
+    assert simulator.requests(REDDIT, "user/about") == 0
+    served = {(o.account_id, o.metric) for o in simulator.ctx.ledger.observations(REDDIT.value)}
+    assert served == {(a.id, m) for a in users for m in BATCH_KARMA}
+
+
+async def test_a_full_batch_of_100_users_is_one_call(simulator: Simulator, reddit: RedditAdapter) -> None:
+    users = _users(simulator)
+    ghosts = [target(_ghost(n), f"u/ghost{n}") for n in range(100 - len(users))]
+    result = await reddit.fetch([*simulator.targets(users), *ghosts])
+    assert _outcomes(result.items) == {Outcome.SUCCESS: len(users), Outcome.NOT_FOUND: len(ghosts)}
+    assert result.api_calls == simulator.requests(REDDIT, USER_DATA) == 1
+
+
+async def test_users_and_subreddits_in_one_command_cost_one_call_each(
+    simulator: Simulator, reddit: RedditAdapter
+) -> None:
+    accounts = [*_subreddits(simulator)[:3], *_users(simulator)]
+    targets = simulator.targets(accounts)
+    result = await reddit.fetch(targets)
+    assert _outcomes(result.items) == {Outcome.SUCCESS: len(accounts)}
+    assert (simulator.requests(REDDIT, "api/info"), simulator.requests(REDDIT, USER_DATA)) == (1, 1)
+    assert result.api_calls == 2
+
+
+async def test_more_than_100_users_are_chunked_and_an_all_unknown_chunk_is_not_found(
+    simulator: Simulator, reddit: RedditAdapter
+) -> None:
+    users = _users(simulator)
+    ghosts = [target(_ghost(n)) for n in range(150 - len(users))]
+    result = await reddit.fetch([*simulator.targets(users), *ghosts])  # the second chunk is answered 404
+    assert _outcomes(result.items) == {Outcome.SUCCESS: len(users), Outcome.NOT_FOUND: len(ghosts)}
+    assert result.api_calls == simulator.requests(REDDIT, USER_DATA) == 2
+
+
+async def test_a_user_without_a_handle_is_fetched_by_fullname(simulator: Simulator, reddit: RedditAdapter) -> None:
+    account = _users(simulator)[0]
+    result = await reddit.fetch([target(account.id)])
+    assert figures(result.items[next(iter(result.items))]) == _karma(simulator, account)
+
+
+async def test_a_rate_limit_on_the_user_batch_halts_it(simulator: Simulator, reddit: RedditAdapter) -> None:
+    await simulator.fault(platform="reddit", kind="rate_limit", endpoint=USER_DATA)
+    subreddits, users = _subreddits(simulator)[:2], _users(simulator)
+    result = await reddit.fetch(simulator.targets([*subreddits, *users]))
+    assert _outcomes(result.items) == {Outcome.SUCCESS: len(subreddits), Outcome.RATE_LIMITED: len(users)}
+    assert result.api_calls == 2
+
+
+async def test_a_rejected_token_on_the_user_batch_is_an_auth_error(
+    simulator: Simulator, reddit: RedditAdapter
+) -> None:
+    await simulator.fault(platform="reddit", kind="unauthorized", endpoint=USER_DATA, count=2)
+    result = await reddit.fetch(simulator.targets(_users(simulator)))
+    assert _outcomes(result.items) == {Outcome.AUTH_ERROR: len(_users(simulator))}
+    assert result.api_calls == 2  # renewed once, not in a loop
 
 
 @pytest.mark.parametrize("retry_after", [None, 4.0])
@@ -195,12 +265,16 @@ async def test_resolve_variants(reddit: RedditAdapter, account: str) -> None:
     assert await reddit.resolve(account) == ANNOUNCEMENTS
 
 
-async def test_resolve_a_user(reddit: RedditAdapter) -> None:
-    assert await reddit.resolve("u/watchful1") == ResolvedAccount(REDDIT, "t2_d0z23", "u/Watchful1", None)
+async def test_resolve_a_user(simulator: Simulator, reddit: RedditAdapter) -> None:
+    watchful1 = ResolvedAccount(REDDIT, "t2_d0z23", "u/Watchful1", None)
+    assert await reddit.resolve("u/watchful1") == watchful1
+    assert simulator.requests(REDDIT, "user/about") == 1
+    assert await reddit.resolve("t2_d0z23") == watchful1  # by fullname through the batch endpoint
+    assert simulator.requests(REDDIT, USER_DATA) == 1
 
 
 @pytest.mark.parametrize(
-    "account", ["r/nosuchsub", "t5_zzzzzzz", "u/nobody_here", f"r/{PRIVATE_SUBREDDIT}", "not a sub",
+    "account", ["r/nosuchsub", "t5_zzzzzzz", "t2_zzzzzzz", "u/nobody_here", f"r/{PRIVATE_SUBREDDIT}", "not a sub",
                 "https://example.com/r/smademo"],
 )
 async def test_resolve_unknown_or_private_is_not_found(reddit: RedditAdapter, account: str) -> None:

@@ -18,6 +18,7 @@ from sma_platforms.reddit.parse import (
     parse_listing,
     parse_ref,
     parse_token,
+    parse_user_data,
     refine_outcome,
     subreddit_name,
 )
@@ -64,6 +65,48 @@ def test_user_about_reads_karma() -> None:
     assert user.observations == (Observation("karma_link", 50781.0), Observation("karma_comment", 206653.0),
                                  Observation("karma_total", 265351.0))
     assert parse_about({"kind": "Listing", "data": {"children": []}}) is None  # a search redirect
+
+
+def test_user_data_reads_link_and_comment_karma_by_fullname_and_no_total() -> None:
+    body = {"t2_d0z23": {"name": "Watchful1", "created_utc": 1465000000.0, "link_karma": 50781,
+                         "comment_karma": 206653, "profile_img": "https://example.invalid/a.png",
+                         "profile_color": "", "profile_over_18": False},
+            "t2_1w72": {"name": "spez", "created_utc": 1118030400.0, "link_karma": 0, "comment_karma": 7}}
+    lookup = parse_user_data(body)
+    assert lookup.unreadable == {}
+    assert lookup.users["t2_d0z23"].name == "Watchful1"
+    assert lookup.users["t2_d0z23"].observations == (Observation("karma_link", 50781.0),
+                                                     Observation("karma_comment", 206653.0))
+    assert lookup.users["t2_1w72"].observations == (Observation("karma_link", 0.0), Observation("karma_comment", 7.0))
+
+
+def test_user_data_keeps_a_total_only_when_served() -> None:
+    lookup = parse_user_data({"t2_abc": {"name": "x", "link_karma": 1, "comment_karma": 2, "total_karma": 3}})
+    assert [o.metric for o in lookup.users["t2_abc"].observations] == ["karma_link", "karma_comment", "karma_total"]
+
+
+def test_user_data_with_malformed_entries_reads_the_rest() -> None:
+    body = {"t2_good": {"name": "good", "link_karma": 5, "comment_karma": 6},
+            "t2_partial": {"name": "partial", "comment_karma": "12", "link_karma": -1},
+            "t2_list": ["not", "an", "object"], "t2_null": None, "t2_nokarma": {"name": "nokarma"},
+            "t2_noname": {"link_karma": 1, "comment_karma": True},
+            "t5_2r0ij": {"link_karma": 1}, "junk": 3}
+    lookup = parse_user_data(body)
+    assert set(lookup.users) == {"t2_good", "t2_partial", "t2_noname"}
+    assert lookup.users["t2_partial"].observations == (Observation("karma_comment", 12.0),)  # -1 is no point
+    assert lookup.users["t2_noname"].name == ""
+    assert lookup.users["t2_noname"].observations == (Observation("karma_link", 1.0),)  # a bool is no count
+    assert set(lookup.unreadable) == {"t2_list", "t2_null", "t2_nokarma"}
+
+
+@pytest.mark.parametrize("body", [[], None, "Not Found", [{"t2_abc": {}}]])
+def test_user_data_that_is_not_an_object_is_malformed(body: object) -> None:
+    with pytest.raises(MalformedResponse):
+        parse_user_data(body)
+
+
+def test_empty_user_data_finds_nobody() -> None:
+    assert parse_user_data({}).users == {} and parse_user_data({}).unreadable == {}
 
 
 def test_the_token_grant() -> None:

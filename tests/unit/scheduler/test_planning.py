@@ -49,3 +49,22 @@ def test_command_ids_are_deterministic() -> None:
 def test_nothing_due_plans_nothing() -> None:
     plan = plan_commands([], NOW, timedelta(minutes=5))
     assert plan.commands == () and plan.next_runs == {}
+
+
+def test_mastodon_commands_hold_one_instance_and_reddit_commands_one_kind() -> None:
+    def on(platform: Platform, external_id: str) -> DueJob:
+        return DueJob(uuid.uuid4(), 1, platform, external_id, "name", 15, NOW)
+
+    due = [on(Platform.MASTODON, f"{instance}:{n}") for n in range(50)
+           for instance in ("mastodon.social", "Legacy.Example")]
+    due += [on(Platform.REDDIT, f"{kind}_{n}") for n in range(30) for kind in ("t5", "t2")]
+    plan = plan_commands(due, NOW, timedelta(minutes=5))
+    groups = sorted(
+        (c.platform.value, {i.external_id.split(":")[0].split("_")[0].lower() for i in c.items}.pop(), len(c.items))
+        for c in plan.commands
+        if len({i.external_id.split(":")[0].split("_")[0].lower() for i in c.items}) == 1
+    )
+    assert len(groups) == len(plan.commands)  # no command mixes instances or kinds
+    assert groups == [("mastodon", "legacy.example", 10), ("mastodon", "legacy.example", 40),
+                      ("mastodon", "mastodon.social", 10), ("mastodon", "mastodon.social", 40),
+                      ("reddit", "t2", 30), ("reddit", "t5", 30)]

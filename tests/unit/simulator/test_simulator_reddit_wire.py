@@ -62,6 +62,30 @@ async def test_about_404_and_private_403(sim: SimHarness) -> None:
     assert status == 200 and isinstance(body, dict) and body["kind"] == "t2" and body["data"]["id"] == "d0z23"
 
 
+async def test_user_data_by_account_ids_is_keyed_by_fullname_without_total_karma(sim: SimHarness) -> None:
+    token = await _token(sim)
+    user = derived_id("u/smademo_user")
+    status, body, headers = await _get(sim, "/api/user_data_by_account_ids", token,
+                                       ids=f"t2_d0z23,{user},t2_zzzzzzz,{derived_id('smademo')}")
+    assert status == 200 and isinstance(body, dict) and set(body) == {"t2_d0z23", user}
+    assert set(body["t2_d0z23"]) == {"name", "created_utc", "link_karma", "comment_karma", "profile_img",
+                                     "profile_color", "profile_over_18"}
+    assert body["t2_d0z23"]["name"] == "Watchful1" and isinstance(body["t2_d0z23"]["link_karma"], int)
+    assert headers["x-ratelimit-used"] == "1"
+    assert sim.ctx.ledger.requests("reddit", "api/user_data_by_account_ids") == 1
+    served = {(o.account_id, o.metric) for o in sim.ctx.ledger.observations("reddit")}
+    assert served == {(a, m) for a in ("t2_d0z23", user) for m in ("karma_link", "karma_comment")}
+
+
+async def test_user_data_404_when_none_exists_and_400_over_100_ids(sim: SimHarness) -> None:
+    token = await _token(sim)
+    status, body, _ = await _get(sim, "/api/user_data_by_account_ids", token, ids="t2_zzzzzzz,t2_zzzzzz1")
+    assert (status, body) == (404, {"message": "Not Found", "error": 404})
+    too_many = ",".join(f"t2_zz{n:05d}" for n in range(101))
+    status, body, _ = await _get(sim, "/api/user_data_by_account_ids", token, ids=too_many)
+    assert (status, body) == (400, {"message": "Bad Request", "error": 400})
+
+
 async def test_bad_basic_auth_and_an_expired_token_are_401(sim: SimHarness) -> None:
     response = await sim.client.post("/reddit-auth/api/v1/access_token", data={"grant_type": "client_credentials"},
                                      headers={"Authorization": _basic(sim, "nope"), "User-Agent": UA})

@@ -51,3 +51,14 @@ def is_rounded(platform: Platform, metric: str) -> bool:
     return (platform, metric) in ROUNDED_METRICS
 
 EXECUTION_STATUSES = ("success", "failed", "rate_limited", "auth_error", "not_found", "timeout")
+
+
+def batch_group(platform: Platform, external_id: str) -> str:
+    """Which accounts one API call can read together: a Mastodon call reads one instance (ids are
+    `<instance>:<id>`), a Reddit call reads subreddits (`t5_`) or users (`t2_`); other platforms
+    batch any of their accounts together ("")."""
+    if platform is Platform.MASTODON:
+        return external_id.partition(":")[0].lower()
+    if platform is Platform.REDDIT:
+        return external_id[:3]
+    return ""

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -99,6 +100,7 @@ class BudgetGate:
         self._breaker = RedisBreaker(REDIS_RETRY_SECONDS)
         self._local_holds: dict[str, tuple[float, str]] = {}
         self._last: Acquired | None = None
+        self._queues: dict[str, asyncio.Lock] = {}
 
     @property
     def budget(self) -> Budget:
@@ -109,8 +111,27 @@ class BudgetGate:
 
     async def admit(self, scope: str) -> None:
         """Spend one unit of the scope's budget, waiting up to `max_wait` for it; raises
-        `BudgetSpent` or `AuthHeld` instead of calling when the wait would be longer."""
-        waited = 0.0
+        `BudgetSpent` or `AuthHeld` instead of calling when the wait would be longer.
+
+        Callers of one process queue for a scope in turn (first come, first served), so only
+        one of them asks Redis at a time: a hundred calls waiting for a refill cost one Redis
+        round trip per refill, not a hundred, and never exhaust the connection pool.
+        """
+        lock = self._queues.setdefault(scope, asyncio.Lock())
+        queued = time.monotonic()
+        try:
+            await asyncio.wait_for(lock.acquire(), timeout=self._max_wait or None)
+        except TimeoutError:
+            if self._listener is not None:
+                self._listener.limited(self.platform)
+            raise BudgetSpent(f"{self.platform.value} budget spent: {self._max_wait:g}s queued for it",
+                              retry_after=None) from None
+        try:
+            await self._admit(scope, waited=time.monotonic() - queued)
+        finally:
+            lock.release()
+
+    async def _admit(self, scope: str, waited: float) -> None:
         while True:
             acquired = self._last = await self._acquire(scope)
             if acquired.granted:

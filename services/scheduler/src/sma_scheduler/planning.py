@@ -1,4 +1,4 @@
-"""Pure planning: due jobs and the time → fetch commands (batched per platform) and the next
+"""Pure planning: due jobs and the time → fetch commands (batched per platform and batch group) and the next
 run of every job. No I/O here; the tick feeds it claimed rows and acts on the plan."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sma_common.messages import FetchCommand, FetchItem, command_id_for
-from sma_common.platforms import MAX_BATCH_SIZE, Platform
+from sma_common.platforms import MAX_BATCH_SIZE, Platform, batch_group
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,11 +47,13 @@ def plan_commands(
     deadline: timedelta,
     batch_sizes: dict[Platform, int] = MAX_BATCH_SIZE,
 ) -> Plan:
-    by_platform: dict[Platform, list[DueJob]] = defaultdict(list)
+    # One command per platform and batch group (a Mastodon instance, Reddit subreddits or
+    # users): a full command is then one full API call.
+    by_group: dict[tuple[Platform, str], list[DueJob]] = defaultdict(list)
     for job in due:
-        by_platform[job.platform].append(job)
+        by_group[(job.platform, batch_group(job.platform, job.external_id))].append(job)
     commands: list[FetchCommand] = []
-    for platform, jobs in sorted(by_platform.items()):
+    for (platform, _), jobs in sorted(by_group.items()):
         size = batch_sizes[platform]
         for start in range(0, len(jobs), size):
             chunk = jobs[start : start + size]

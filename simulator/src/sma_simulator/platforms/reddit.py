@@ -1,13 +1,17 @@
 """Reddit as www.reddit.com and oauth.reddit.com speak it, under `/reddit-auth` (token:
 `POST /reddit-auth/api/v1/access_token`) and `/reddit` (API: `GET /reddit/api/info`,
-`GET /reddit/r/{name}/about`, `GET /reddit/user/{name}/about`).
+`GET /reddit/api/user_data_by_account_ids`, `GET /reddit/r/{name}/about`,
+`GET /reddit/user/{name}/about`).
 
 Tokens are application-only (client credentials with HTTP Basic app credentials) and live an
 hour. Every request needs a User-Agent; a missing or generic one (python-requests, curl,
 aiohttp) gets the HTML "whoa there, pardner!" 429. Each client id has 600 requests per fixed
 10-minute window, reported as `x-ratelimit-used`, `x-ratelimit-remaining` (a decimal, "598.0")
 and `x-ratelimit-reset` (seconds until the window ends). Things come as `{"kind": "t5", "data"}`
-and `/api/info` as a Listing that omits unknown (and private) subreddits. Errors use
+and `/api/info` as a Listing that omits unknown (and private) subreddits.
+`/api/user_data_by_account_ids?ids=t2_…,…` (up to 100) answers an object keyed by fullname with
+name, link and comment karma (no total karma), omitting unknown ids, and a 404 when none
+exists. Errors use
 `{"message": <reason>, "error": <status>}`, plus `reason` for a private subreddit's 403.
 A `rate_limit` fault answers the JSON 429 without headers, or, when it gives
 `retry_after_seconds`, the HTML page with only `Retry-After`.
@@ -37,6 +41,7 @@ from sma_simulator.state import SimAccount
 
 PLATFORM = Platform.REDDIT
 AUTH_ENDPOINT = "api/v1/access_token"
+USER_DATA_ENDPOINT = "api/user_data_by_account_ids"
 MAX_NAMES = 100
 TOKEN_TTL_SECONDS = 3600
 WINDOW_SECONDS = 600
@@ -91,6 +96,7 @@ class RedditSimulator:
         add = self.ctx.add_route
         add(app, "POST", "/reddit-auth/api/v1/access_token", PLATFORM, AUTH_ENDPOINT, self.token)
         add(app, "GET", "/reddit/api/info", PLATFORM, "api/info", self.info)
+        add(app, "GET", "/reddit/api/user_data_by_account_ids", PLATFORM, USER_DATA_ENDPOINT, self.user_data)
         add(app, "GET", "/reddit/r/{name}/about", PLATFORM, "r/about", self.subreddit_about)
         add(app, "GET", "/reddit/user/{name}/about", PLATFORM, "user/about", self.user_about)
 
@@ -131,6 +137,9 @@ class RedditSimulator:
     # -- oauth.reddit.com -----------------------------------------------------------------------
     async def info(self, request: web.Request) -> web.Response:
         return await self._api(request, "api/info", self._info)
+
+    async def user_data(self, request: web.Request) -> web.Response:
+        return await self._api(request, USER_DATA_ENDPOINT, self._user_data)
 
     async def subreddit_about(self, request: web.Request) -> web.Response:
         return await self._api(request, "r/about", self._subreddit_about)
@@ -175,6 +184,25 @@ class RedditSimulator:
         children = [{"kind": "t5", "data": self._subreddit(a, now)} for a in visible.values()]
         return json_response({"kind": "Listing", "data": {"after": None, "dist": len(children), "modhash": None,
                                                           "geo_filter": "", "children": children, "before": None}})
+
+    def _user_data(self, request: web.Request, now: datetime) -> web.Response:
+        """Users by fullname; only link and comment karma are served (and recorded)."""
+        ids = list(dict.fromkeys(i.strip() for i in request.query.get("ids", "").split(",") if i.strip()))
+        if not ids or len(ids) > MAX_NAMES:
+            return reddit_error(400)
+        found = [self.ctx.world.by_id(PLATFORM, i) for i in ids]
+        users: dict[str, object] = {}
+        for account in (a for a in found if a is not None and is_user(a)):
+            all_figures = self.ctx.world.metrics(account, now)
+            figures = {m: all_figures[m] for m in ("karma_link", "karma_comment")}
+            self.ctx.ledger.record(PLATFORM, account.id, figures, now)
+            users[account.id] = {
+                "name": account.display_name, "created_utc": account.created_at.timestamp(),
+                "link_karma": int(figures["karma_link"]), "comment_karma": int(figures["karma_comment"]),
+                "profile_img": "https://www.redditstatic.com/avatars/defaults/v2/avatar_default_1.png",
+                "profile_color": "", "profile_over_18": False,
+            }
+        return json_response(users) if users else reddit_error(404)
 
     def _subreddit_about(self, request: web.Request, now: datetime) -> web.Response:
         account = self.ctx.world.by_handle(PLATFORM, request.match_info["name"])

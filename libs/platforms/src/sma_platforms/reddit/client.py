@@ -1,7 +1,11 @@
 """The Reddit adapter: batch fetch of subreddit subscribers and active users through
-`GET /api/info?sr_name=a,b,…` (100 names a call), user karma through `GET /user/{name}/about`
-(one call per user), and resolving `r/name`, subreddit URLs, `u/name` or a fullname to the
-immutable fullname (`t5_…` subreddits, `t2_…` users).
+`GET /api/info?sr_name=a,b,…` (100 names a call), user link and comment karma through
+`GET /api/user_data_by_account_ids?ids=t2_a,t2_b,…` (100 fullnames a call; it has no total
+karma, so none is stored), and resolving `r/name`, subreddit URLs, `u/name` (`/user/{name}/about`)
+or a fullname to the immutable fullname (`t5_…` subreddits, `t2_…` users).
+
+Users absent from the batch answer are not found (Reddit leaves out unknown, suspended and
+deleted accounts, and answers 404 when none of them exists).
 
 Every call sends the app's unique User-Agent and an application-only bearer token; a 401
 renews the token and repeats the call once. Rate-limit headers are `x-ratelimit-used`,
@@ -11,7 +15,6 @@ private, banned or gated subreddit (not found), not an auth error.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from urllib.parse import quote
 
@@ -23,6 +26,7 @@ from sma_platforms.base import FetchResult, FetchTarget, Outcome, ResolvedAccoun
 from sma_platforms.batch import BatchResults, chunked, halts_batch
 from sma_platforms.http import CallLog, Params, classify, error_for
 from sma_platforms.oauth import ClientCredentialsTokens
+from sma_platforms.payload import MalformedResponse
 from sma_platforms.ratelimit import RateLimitFormat
 from sma_platforms.reddit.auth import reddit_app_tokens
 from sma_platforms.reddit.parse import (
@@ -32,14 +36,13 @@ from sma_platforms.reddit.parse import (
     parse_about,
     parse_listing,
     parse_ref,
+    parse_user_data,
     refine_outcome,
     subreddit_name,
-    user_name,
 )
 
 RATE_LIMIT_FORMAT = RateLimitFormat(prefix="x-ratelimit-", reset="seconds")
-# User karma is one call per user; this bounds how many are in flight at once.
-USER_CONCURRENCY = 8
+USER_DATA_PATH = "/api/user_data_by_account_ids"
 
 
 class RedditAdapter(HttpAdapter):
@@ -79,8 +82,9 @@ class RedditAdapter(HttpAdapter):
         for chunk in chunked(subreddits, self.max_batch_size):
             if results.pending(chunk):
                 await self._fetch_subreddits(chunk, results, log)
-        if users and results.pending(users):
-            await self._fetch_users(users, results, log)
+        for chunk in chunked(users, self.max_batch_size):
+            if results.pending(chunk):
+                await self._fetch_users(chunk, results, log)
         if results.credentials_rejected:
             await self._http.hold_for_auth()
         return results.build(log, observed_at)
@@ -105,28 +109,25 @@ class RedditAdapter(HttpAdapter):
             else:
                 results.succeed(target, thing.observations)
 
-    async def _fetch_users(self, users: Sequence[FetchTarget], results: BatchResults, log: CallLog) -> None:
-        """`/user/{name}/about` per user, a few at a time; a rate limit or auth error stops the rest."""
-        semaphore = asyncio.Semaphore(USER_CONCURRENCY)
-
-        async def one(target: FetchTarget) -> None:
-            async with semaphore:
-                if not results.pending([target]):
-                    return
-                name = user_name(target.handle)
-                try:
-                    if not name:
-                        raise NotFound("a Reddit user target needs its user name as handle")
-                    thing = parse_about(await self._get(f"/user/{quote(name)}/about", [], log))
-                except SmaError as exc:
-                    results.fail_with(results.pending() if halts_batch(exc) else [target], exc)
-                    return
-                if thing is None or thing.fullname != target.external_id:
-                    results.fail([target], Outcome.NOT_FOUND, f"no Reddit user {name!r} with id {target.external_id}")
-                else:
-                    results.succeed(target, thing.observations)
-
-        await asyncio.gather(*(one(t) for t in users))
+    async def _fetch_users(self, chunk: Sequence[FetchTarget], results: BatchResults, log: CallLog) -> None:
+        """One `/api/user_data_by_account_ids` call by fullname (no handle needed); a 404 means
+        none of them exists."""
+        ids = list(dict.fromkeys(t.external_id for t in chunk))
+        try:
+            lookup = parse_user_data(await self._get(USER_DATA_PATH, [("ids", ",".join(ids))], log))
+        except SmaError as exc:
+            if classify(exc) is Outcome.NOT_FOUND:
+                results.fail(chunk, Outcome.NOT_FOUND, f"none of these Reddit users exists ({exc})")
+            else:
+                results.fail_with(results.pending() if halts_batch(exc) else chunk, exc)
+            return
+        for target in chunk:
+            if (thing := lookup.users.get(target.external_id)) is not None:
+                results.succeed(target, thing.observations)
+            elif (why := lookup.unreadable.get(target.external_id)) is not None:
+                results.fail([target], Outcome.FAILED, why)
+            else:
+                results.fail([target], Outcome.NOT_FOUND, "no such Reddit user (absent from user_data_by_account_ids)")
 
     async def resolve(self, account: str) -> ResolvedAccount:
         if self._tokens is None:
@@ -136,8 +137,11 @@ class RedditAdapter(HttpAdapter):
         ref, log = parse_ref(account), CallLog()
         thing: RedditThing | None
         if ref.kind == "fullname" and is_user_id(ref.value):
-            raise NotFound("Reddit users are resolved by name (u/name), not by t2_ fullname")
-        if ref.kind == "fullname":
+            lookup = parse_user_data(await self._get(USER_DATA_PATH, [("ids", ref.value)], log))
+            thing = lookup.users.get(ref.value)
+            if ref.value in lookup.unreadable or (thing is not None and not thing.name):
+                raise MalformedResponse(lookup.unreadable.get(ref.value, f"user data for {ref.value}: no name"))
+        elif ref.kind == "fullname":
             thing = next(iter(parse_listing(await self._get("/api/info", [("id", ref.value)], log)).values()), None)
         else:
             path = f"/r/{quote(ref.value)}/about" if ref.kind == "subreddit" else f"/user/{quote(ref.value)}/about"

@@ -1,10 +1,13 @@
-"""Reddit payloads, read purely: `/api/info` listings and `/about` things to observations, the
-application-only token response, Reddit's error outcomes, and the account references people
-type (`r/name`, `/r/name`, `reddit.com/r/name`, `t5_…`, `u/name`, `t2_…`).
+"""Reddit payloads, read purely: `/api/info` listings, `/about` things and
+`/api/user_data_by_account_ids` answers to observations, the application-only token response,
+Reddit's error outcomes, and the account references people type (`r/name`, `/r/name`,
+`reddit.com/r/name`, `t5_…`, `u/name`, `t2_…`).
 
 Subreddits report `subscribers` and, while Reddit still serves them, `active_user_count` or
 `accounts_active` (removed from the API around September 2025): an absent figure is no point.
-Users report `link_karma`, `comment_karma` and `total_karma`.
+Users report `link_karma` and `comment_karma`; `/user/{name}/about` also reports `total_karma`,
+the batch `/api/user_data_by_account_ids` does not (so batch-fetched users have no
+`karma_total` point: it is never computed from the other two).
 """
 
 from __future__ import annotations
@@ -39,6 +42,15 @@ class RedditThing:
 
 
 @dataclass(frozen=True, slots=True)
+class UserData:
+    """`/api/user_data_by_account_ids`: the accounts it returned, by fullname, and the entries
+    present but unreadable (fullname → why), which are neither found nor missing."""
+
+    users: dict[str, RedditThing]
+    unreadable: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
 class RedditRef:
     """What a user typed: a subreddit or user name, or a fullname."""
 
@@ -57,10 +69,6 @@ def is_user_id(value: str) -> bool:
 def subreddit_name(handle: str) -> str:
     """The bare, lower-cased subreddit name of a stored handle (`r/Foo` → `foo`)."""
     return handle.strip().strip("/").removeprefix("r/").lower()
-
-
-def user_name(handle: str) -> str:
-    return handle.strip().strip("/").removeprefix("u/").removeprefix("user/")
 
 
 def parse_ref(account: str) -> RedditRef:
@@ -124,14 +132,38 @@ def parse_about(body: object) -> RedditThing | None:
     if kind != "t2":
         return None
     data = as_mapping(as_mapping(body, "t2").get("data"), "t2.data")
-    observations = tuple(Observation(metric, value) for field, metric in _KARMA
-                         if (value := get_count(data, field)) is not None)
     return RedditThing(
         fullname="t2_" + require_str(data, "id", "t2.data"),
         name=require_str(data, "name", "t2.data"),
         title=None,
-        observations=observations,
+        observations=_karma(data),
     )
+
+
+def _karma(data: Mapping[str, object]) -> tuple[Observation, ...]:
+    """The karma figures present (an absent one is no point, never 0)."""
+    return tuple(Observation(metric, value) for field, metric in _KARMA
+                 if (value := get_count(data, field)) is not None)
+
+
+def parse_user_data(body: object) -> UserData:
+    """`/api/user_data_by_account_ids`: an object keyed by `t2_` fullname; ids that do not exist
+    (or are suspended or deleted) are absent. An entry that is not an object, or that carries no
+    karma figure, is unreadable rather than a success without points; keys that are not user
+    fullnames are ignored. A body that is not an object is malformed."""
+    users: dict[str, RedditThing] = {}
+    unreadable: dict[str, str] = {}
+    for fullname, raw in as_mapping(body, "user_data_by_account_ids").items():
+        if not is_user_id(fullname):
+            continue
+        if not isinstance(raw, Mapping):
+            unreadable[fullname] = f"user data for {fullname}: expected an object, got {type(raw).__name__}"
+        elif not (observations := _karma(raw)):
+            unreadable[fullname] = f"user data for {fullname}: no link or comment karma"
+        else:
+            users[fullname] = RedditThing(fullname=fullname, name=get_str(raw, "name") or "", title=None,
+                                          observations=observations)
+    return UserData(users, unreadable)
 
 
 def refine_outcome(status: int, body: object) -> Outcome | None:
