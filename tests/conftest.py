@@ -2,6 +2,7 @@
 
 pytest_plugins = [
     "tests.fixtures.environment",
+    "tests.fixtures.limiter",
     "tests.fixtures.servers",
     "tests.fixtures.services",
     "tests.fixtures.simulator",

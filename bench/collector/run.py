@@ -101,8 +101,16 @@ async def batching(bench: Bench, accounts: Accounts, per_platform: int) -> dict[
                        if lookups else None,
                        accounts_per_followers_call=round(jobs / followers, 2) if followers else None)
         if platform is Platform.MASTODON:
-            row["calls_by_endpoint"] = {e: n - before.get("mastodon", {}).get(e, 0)
-                                        for e, n in after["mastodon"].items() if e not in TOKEN_ENDPOINTS}
+            calls_by = {e: n - before.get("mastodon", {}).get(e, 0)
+                        for e, n in after["mastodon"].items() if e not in TOKEN_ENDPOINTS}
+            # Instances on Mastodon 4.3+ answer the batch route; older ones one account a call.
+            batching_instances = {e.split("/")[0] for e, n in calls_by.items()
+                                  if e.endswith("/api/v1/accounts") and n
+                                  and not calls_by.get(e.split("/")[0] + "/api/v1/accounts/:id")}
+            batched = [j for j in seeded[platform] if j[2].split(":")[0] in batching_instances]
+            batch_calls = sum(calls_by[f"{i}/api/v1/accounts"] for i in batching_instances)
+            row.update(calls_by_endpoint=calls_by, batch_route_accounts=len(batched), batch_route_calls=batch_calls,
+                       batch_route_accounts_per_call=round(len(batched) / batch_calls, 2) if batch_calls else None)
         out[platform.value] = row
     return out
 
@@ -199,6 +207,12 @@ def figures(batches: dict[str, object], concurrent: dict[str, object], baseline:
             out.append(figure("accounts_per_call.twitch.followers", row["accounts_per_followers_call"],
                               "accounts/call", goal=0.95, baseline_name="one per call by design",
                               baseline_value=1))
+        elif platform is Platform.MASTODON:
+            out.append(figure("accounts_per_call.mastodon.batch_route_instances",
+                              row["batch_route_accounts_per_call"], "accounts/call", goal=0.95,
+                              baseline_name="batch_size", baseline_value=size))
+            out.append(figure("accounts_per_call.mastodon.all_instances", row["accounts_per_call"],
+                              "accounts/call", baseline_name="batch_size", baseline_value=size))
         else:
             out.append(figure(f"accounts_per_call.{platform.value}", row["accounts_per_call"], "accounts/call",
                               goal=0.95, baseline_name="batch_size", baseline_value=size))
@@ -220,6 +234,11 @@ def report(result: dict[str, object]) -> None:
         label = f"{platform} (users+streams)" if platform == "twitch" else platform
         table.add_row(label, str(row["accounts"]), str(row.get("users_streams_calls", row["api_calls"])),
                       str(per_call), str(row["batch_size"]), str(row["ratio_to_batch_size"]))
+        if platform == "mastodon":
+            per_call = row["batch_route_accounts_per_call"]
+            table.add_row("mastodon (4.3+ instances)", str(row["batch_route_accounts"]),
+                          str(row["batch_route_calls"]), str(per_call), str(row["batch_size"]),
+                          str(round(per_call / row["batch_size"], 3)))
         if platform == "twitch":
             table.add_row("twitch (followers)", str(row["accounts"]), str(row["followers_calls"]),
                           str(row["accounts_per_followers_call"]), "1", "by design")

@@ -3,31 +3,14 @@ refills with time, fixed windows that line up with the platform's own, corrected
 platform reports, and holds that only ever grow."""
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 
 from sma_common.rate_limit import Budget, Hold, SharedRateLimiter
 from sma_common.redis import RedisClient
-from sma_common.settings import RedisSettings
 
 T0 = 1_800_000_000.0  # a multiple of 900: the start of a 15-minute window
 QUARTER = Budget.fixed_window(calls=300, window_seconds=900)
-
-
-@pytest.fixture
-async def redis(redis_url: str, redis_prefix: str) -> AsyncIterator[RedisClient]:
-    # A generous timeout: 50 concurrent callers open connections at once on a loaded CI machine.
-    settings = RedisSettings(redis_url=redis_url, redis_key_prefix=redis_prefix, redis_socket_timeout_seconds=2.0)
-    client = RedisClient(settings, required=True)
-    await client.start()
-    yield client
-    await client.stop()
-
-
-@pytest.fixture
-def limiter(redis: RedisClient) -> SharedRateLimiter:
-    return SharedRateLimiter(redis)
 
 
 # --- the token bucket (Twitch) ---

@@ -1,24 +1,11 @@
 """GET /api/platforms shows each platform's shared budget as the collectors left it in Redis."""
 
 import time
-from collections.abc import AsyncIterator
-
-import pytest
 
 from sma_common.rate_limit import Budget, SharedRateLimiter
-from sma_common.redis import RedisClient
-from sma_common.settings import RedisSettings
 from tests.integration.gateway.harness import Gateway
 
 BLUESKY = Budget.fixed_window(3000, 300)
-
-
-@pytest.fixture
-async def limiter(redis_url: str, redis_prefix: str) -> AsyncIterator[SharedRateLimiter]:
-    client = RedisClient(RedisSettings(redis_url=redis_url, redis_key_prefix=redis_prefix), required=True)
-    await client.start()
-    yield SharedRateLimiter(client)
-    await client.stop()
 
 
 def by_platform(platforms: list[dict[str, object]]) -> dict[str, dict[str, object]]:

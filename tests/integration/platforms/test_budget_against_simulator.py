@@ -107,19 +107,6 @@ ReplicaFactory = Callable[..., Awaitable[Replicas]]
 
 
 @pytest.fixture
-async def redis(redis_url: str, redis_prefix: str) -> AsyncIterator[RedisClient]:
-    client = RedisClient(RedisSettings(redis_url=redis_url, redis_key_prefix=redis_prefix), required=True)
-    await client.start()
-    yield client
-    await client.stop()
-
-
-@pytest.fixture
-def limiter(redis: RedisClient) -> SharedRateLimiter:
-    return SharedRateLimiter(redis)
-
-
-@pytest.fixture
 async def start_replicas(
     start_simulator: StartSimulator, limiter: SharedRateLimiter
 ) -> AsyncIterator[ReplicaFactory]:
