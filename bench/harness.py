@@ -101,6 +101,30 @@ class Bench:
         times = psutil.Process(pid).cpu_times()
         return float(times.user + times.system)
 
+    def cpu_seconds_all(self) -> dict[str, float]:
+        """CPU seconds so far of every process and embedded server, each with its children
+        (Postgres backends, for one)."""
+        out = {name: tree_cpu_seconds(p.pid) for name, p in self.processes.items() if p.pid is not None}
+        for server in self.servers:
+            if server.pid is not None:
+                out[type(server).__name__.removeprefix("Embedded").lower()] = tree_cpu_seconds(server.pid)
+        return out
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds of a process, its live descendants and the children it has reaped."""
+    try:
+        root = psutil.Process(pid)
+        times = root.cpu_times()
+        used = times.user + times.system + times.children_user + times.children_system
+        for child in root.children(recursive=True):
+            with contextlib.suppress(psutil.NoSuchProcess):
+                child_times = child.cpu_times()
+                used += child_times.user + child_times.system
+    except psutil.NoSuchProcess:
+        return 0.0
+    return float(used)
+
 
 @contextlib.asynccontextmanager
 async def bench_stack() -> AsyncIterator[Bench]:
@@ -220,6 +244,22 @@ async def scrape(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], floa
 
 def total(samples: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: str, **labels: str) -> float:
     return sum(v for (n, ls), v in samples.items() if n == name and all((k, labels[k]) in ls for k in labels))
+
+
+def histogram_quantile(before: dict[tuple[str, tuple[tuple[str, str], ...]], float],
+                       after: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: str,
+                       q: float) -> float | None:
+    """The upper bound of the bucket holding quantile `q` of what histogram `name` (summed over
+    its labels) observed between two scrapes; None when it observed nothing, inf past the last bucket."""
+    counts: dict[float, float] = {}
+    for (sample, labels), value in after.items():
+        if sample == f"{name}_bucket":
+            le = float(dict(labels)["le"])
+            counts[le] = counts.get(le, 0.0) + value - before.get((sample, labels), 0.0)
+    if not counts or counts.get(float("inf"), 0.0) <= 0:
+        return None
+    rank = q * counts[float("inf")]
+    return next(le for le in sorted(counts) if counts[le] >= rank)
 
 
 def figure(name: str, value: float | None, unit: str, *, goal: float | None = None, at_most: bool = False,

@@ -81,7 +81,9 @@ async def test_up_tour_and_down(stack) -> None:  # type: ignore[no-untyped-def]
         async with http.post(f"{gw}/api/jobs/{job_id}/resume", headers=auth) as resp:
             assert resp.status == 200 and (await resp.json())["status"] == "active"
 
-        # Within 90 seconds of `up` returning, a demo account has a followers point.
+        # Within 90 seconds of `up` returning, a demo account has a followers point (another
+        # one: the job just re-timed to 120 minutes sits on its slot within that interval).
+        job_id, account_id = jobs[1]["id"], jobs[1]["account_id"]
         deadline = asyncio.get_running_loop().time() + 90
         while True:
             async with http.get(f"{gw}/api/accounts/{account_id}/metrics?metric=followers", headers=auth) as resp:

@@ -194,6 +194,15 @@ async def test_a_rate_limit_ends_the_batch_and_the_next_command_waits_without_a_
     assert first.with_status("success") == {a.id for a in accounts} - limited
     assert_points_are_what_was_served(first)
     assert_calls(first, RATE_LIMIT_FIRST_CALLS[platform])
+    # The limited jobs are next due when the platform takes calls again (the fault's reset in
+    # 120 s; YouTube's quota at midnight Pacific), not at their interval; the others keep theirs.
+    next_runs = {r["external_id"]: r["due_in"] for r in await rig.db.fetch(
+        "SELECT a.external_id, extract(epoch FROM j.next_run_at - now()) AS due_in FROM monitoring_jobs j "
+        "JOIN accounts a ON a.id = j.account_id")}
+    for external_id in limited:
+        assert 60 < next_runs[external_id] <= 86_400 + 5, (external_id, next_runs[external_id])
+    for external_id in {a.id for a in accounts} - limited:
+        assert next_runs[external_id] <= 0
 
     # The fault is used up, so a call now would succeed: the shared budget holds it back instead.
     second = await rig.run(rig.again(command))

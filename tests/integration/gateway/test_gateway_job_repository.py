@@ -15,7 +15,10 @@ async def test_create_is_idempotent_per_account(db: asyncpg.Pool) -> None:
     assert (job.platform, job.external_id, job.handle, job.interval_minutes) == (
         Platform.BLUESKY, "did:plc:alice", "alice.bsky.social", 15,
     )
-    assert await db.fetchval("SELECT next_run_at <= now() FROM monitoring_jobs WHERE id = $1", job.id)
+    # The first run falls on the job's own slot within its interval (spread, not all at once).
+    assert await db.fetchval(
+        "SELECT next_run_at = sma_job_slot(id, 15, created_at) AND next_run_at <= now() + interval '15 minutes' "
+        "FROM monitoring_jobs WHERE id = $1", job.id)
 
     renamed = ResolvedAccount(Platform.BLUESKY, "did:plc:alice", "alice.example.com", "Alice B.")
     again, created_again = await jobs.create_job(db, renamed, 60)

@@ -50,6 +50,9 @@ class ItemResult:
     outcome: Outcome
     observations: tuple[Observation, ...] = ()
     error: str | None = None
+    # rate_limited: seconds until the platform takes calls again, when it said (the job is next
+    # due then, not at its interval).
+    retry_after: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import TypeVar
 
-from sma_common.errors import AuthRejected
+from sma_common.errors import AuthRejected, RateLimited
 from sma_platforms.base import FetchResult, FetchTarget, ItemResult, Observation, Outcome
 from sma_platforms.http import AuthHeld, CallLog, classify
 
@@ -40,15 +40,17 @@ class BatchResults:
     def succeed(self, target: FetchTarget, observations: Iterable[Observation]) -> None:
         self._items.setdefault(target.job_id, ItemResult(Outcome.SUCCESS, tuple(observations)))
 
-    def fail(self, targets: Iterable[FetchTarget], outcome: Outcome, error: str) -> None:
+    def fail(self, targets: Iterable[FetchTarget], outcome: Outcome, error: str,
+             retry_after: float | None = None) -> None:
         for target in targets:
-            self._items.setdefault(target.job_id, ItemResult(outcome, (), error))
+            self._items.setdefault(target.job_id, ItemResult(outcome, (), error, retry_after))
 
     def fail_with(self, targets: Iterable[FetchTarget], error: BaseException) -> None:
         """Fail targets with the outcome the error classifies as, and its message."""
         if isinstance(error, AuthRejected) and not isinstance(error, AuthHeld):
             self.credentials_rejected = True
-        self.fail(targets, classify(error), str(error) or type(error).__name__)
+        retry_after = error.retry_after if isinstance(error, RateLimited) else None
+        self.fail(targets, classify(error), str(error) or type(error).__name__, retry_after)
 
     def build(self, log: CallLog, observed_at: datetime) -> FetchResult:
         # Defensive: a code path that forgot a target must not drop its job silently.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import structlog
 
@@ -27,6 +27,8 @@ log = structlog.get_logger(__name__)
 
 Invalidate = Callable[[Iterable[int]], Awaitable[object]]
 Write = Callable[[CommandRecord], Awaitable[Recorded]]
+# A reset further out than this (a day: YouTube's quota) is not trusted blindly.
+MAX_RETRY_AFTER_SECONDS = 86_400.0
 WRITE_RETRY = RetryPolicy(
     on=(*TRANSIENT_DB_ERRORS, TransientError), max_attempts=5, max_elapsed=30.0, base_delay=0.2, max_delay=5.0
 )
@@ -56,7 +58,7 @@ class CommandHandler:
             kind = "processed"
         self._metrics.api_calls.labels(platform).inc(result.api_calls)
         finished = self._clock.now()
-        rows = tuple(_row(t, result.items[t.job_id]) for t in targets)
+        rows = tuple(_row(t, result.items[t.job_id], finished) for t in targets)
         record = CommandRecord(platform, command.command_id, command.scheduled_for, started, finished,
                                result.observed_at, result.api_calls, self._instance, rows)
         # The fetched result is kept across write retries: a database blip costs no API call.
@@ -87,8 +89,11 @@ def _uniform(targets: list[FetchTarget], outcome: Outcome, error: str, at: datet
     return FetchResult(items={t.job_id: ItemResult(outcome, (), error) for t in targets}, api_calls=0, observed_at=at)
 
 
-def _row(target: FetchTarget, item: ItemResult) -> ExecutionRow:
+def _row(target: FetchTarget, item: ItemResult, finished: datetime) -> ExecutionRow:
+    retry_at = None
+    if item.outcome is Outcome.RATE_LIMITED and item.retry_after is not None:
+        retry_at = finished + timedelta(seconds=min(item.retry_after, MAX_RETRY_AFTER_SECONDS))
     return ExecutionRow(
         target.job_id, target.account_id, item.outcome.value, item.error,
-        tuple((o.metric, o.value) for o in item.observations),
+        tuple((o.metric, o.value) for o in item.observations), retry_at,
     )

@@ -34,12 +34,15 @@ SELECT * FROM unnest($1::bigint[], $2::smallint[], $3::timestamptz[], $4::float8
 ON CONFLICT DO NOTHING
 """
 
-# Rows in job-id order, so concurrent writers lock jobs in the same order (no deadlock).
+# Rows in job-id order, so concurrent writers lock jobs in the same order (no deadlock). A
+# rate-limited job is next due when the platform takes calls again, not at its interval.
 UPDATE_JOBS = """
 UPDATE monitoring_jobs AS j
 SET last_run_at = u.finished_at, last_status = u.status, updated_at = now(),
-    consecutive_failures = CASE WHEN u.status = 'success' THEN 0 ELSE j.consecutive_failures + 1 END
-FROM (SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::text[]) AS u(id, finished_at, status)
+    consecutive_failures = CASE WHEN u.status = 'success' THEN 0 ELSE j.consecutive_failures + 1 END,
+    next_run_at = COALESCE(u.retry_at, j.next_run_at)
+FROM (SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::timestamptz[])
+          AS u(id, finished_at, status, retry_at)
       ORDER BY id) AS u
 WHERE j.id = u.id
 """
@@ -52,6 +55,7 @@ class ExecutionRow:
     status: str
     error: str | None
     points: tuple[tuple[str, float], ...]  # (metric name, value)
+    retry_at: datetime | None = None  # rate_limited: when the platform takes calls again
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +114,7 @@ async def record_commands(pool: asyncpg.Pool, records: Sequence[CommandRecord]) 
             await conn.execute(INSERT_POINTS, *(list(col) for col in zip(*points, strict=True)))
         if fresh:
             await conn.execute(UPDATE_JOBS, [row.job_id for _, row in fresh], [rec.finished_at for rec, _ in fresh],
-                               [row.status for _, row in fresh])
+                               [row.status for _, row in fresh], [row.retry_at for _, row in fresh])
     recorded = []
     for rec in records:
         mine = [row for r, row in fresh if r is rec]

@@ -17,6 +17,10 @@ class SchedulerMetrics:
     commands_dispatched: Counter
     dispatch_lag: Histogram
     last_tick: Gauge
+    due_jobs: Gauge
+    late_jobs: Gauge
+    in_flight_jobs: Gauge
+    held_jobs: Gauge
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> SchedulerMetrics:
@@ -35,4 +39,16 @@ class SchedulerMetrics:
                                    buckets=(0.1, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600), registry=registry),
             last_tick=Gauge("sma_scheduler_last_tick_timestamp_seconds",
                             "Unix time of the last successful tick.", registry=registry),
+            due_jobs=Gauge("sma_scheduler_due_jobs", "Active jobs due now and not yet dispatched, by platform.",
+                           ["platform"], registry=registry),
+            late_jobs=Gauge("sma_scheduler_late_jobs",
+                            "Due jobs overdue by more than SMA_SCHEDULER_LATE_AFTER_SECONDS (paced catch-up).",
+                            registry=registry),
+            in_flight_jobs=Gauge("sma_scheduler_in_flight_jobs",
+                                 "Jobs dispatched and not yet finished by a collector, by platform.", ["platform"],
+                                 registry=registry),
+            held_jobs=Gauge("sma_scheduler_held_jobs",
+                            "Due jobs held back, by platform and reason (backlog: collectors behind; "
+                            "rate_limited, quota, auth_error: the platform's hold).", ["platform", "reason"],
+                            registry=registry),
         )

@@ -3,7 +3,8 @@
 A tick claims due jobs, produces their commands and waits for the broker's acknowledgement,
 then advances `next_run_at`, all inside one database transaction: if the process dies or the
 produce fails before the commit, the jobs stay due and the next tick (of any replica)
-dispatches them again. At-least-once; the collector's writes are idempotent.
+dispatches them again. At-least-once; the collector's writes are idempotent. Late jobs are
+claimed at the catch-up pace, and held platforms not at all (`pressure`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from sma_common.messages import encode_command
 from sma_common.service import sleep_or_stop
 from sma_scheduler.metrics import SchedulerMetrics
 from sma_scheduler.planning import plan_commands
+from sma_scheduler.pressure import CatchUp, Pressure
 from sma_scheduler.repository import advance_jobs, claim_due_jobs
 from sma_scheduler.settings import SchedulerSettings
 
@@ -37,36 +39,52 @@ MAX_BACKOFF_SECONDS = 30.0
 class TickResult:
     jobs: int
     commands: int
+    full: bool = False  # the claim was full: more is due now
 
 
 class Ticker:
     def __init__(self, settings: SchedulerSettings, db: DatabasePool, producer: KafkaProducer,
-                 metrics: SchedulerMetrics, clock: Clock) -> None:
+                 metrics: SchedulerMetrics, clock: Clock, pressure: Pressure) -> None:
         self._settings, self._db, self._producer = settings, db, producer
-        self._metrics, self._clock = metrics, clock
+        self._metrics, self._clock, self._pressure = metrics, clock, pressure
+        self._catch_up = CatchUp(settings)
         self.last_tick_at: datetime | None = None
         self.last_result: TickResult | None = None
         self.consecutive_errors = 0
 
     async def tick(self) -> TickResult:
         s = self._settings
-        async with self._db.pool.acquire() as conn, conn.transaction():
-            now = self._clock.now()
-            due = await claim_due_jobs(conn, now, s.scheduler_claim_limit)
-            if not due:
-                return TickResult(0, 0)
-            plan = plan_commands(due, now, timedelta(seconds=s.scheduler_command_deadline_seconds))
-            await self._producer.send_batch(
-                s.kafka_commands_topic, [(c.command_id.encode(), encode_command(c)) for c in plan.commands]
-            )
-            await advance_jobs(conn, plan.next_runs, now)
+        async with self._db.pool.acquire() as conn:
+            if self._pressure.stale(self._clock.now()):
+                state = await self._pressure.refresh(conn, self._clock.now())
+                self._catch_up.set_backlog(state.late)
+            state = self._pressure.state
+            async with conn.transaction():
+                now = self._clock.now()
+                late_before = now - timedelta(seconds=s.scheduler_late_after_seconds)
+                platforms, instances = state.held.keys(), state.held_instances.keys()
+                # Late jobs (after an outage) at the catch-up pace, then every job due on time.
+                quota = min(self._catch_up.quota(now), s.scheduler_claim_limit)
+                late = await claim_due_jobs(conn, late_before, quota, held_platforms=platforms,
+                                            held_instances=instances)
+                self._catch_up.spend(len(late))
+                on_time = await claim_due_jobs(conn, now, s.scheduler_claim_limit - len(late), after=late_before,
+                                               held_platforms=platforms, held_instances=instances)
+                due = late + on_time
+                if not due:
+                    return TickResult(0, 0)
+                plan = plan_commands(due, now, timedelta(seconds=s.scheduler_command_deadline_seconds))
+                await self._producer.send_batch(
+                    s.kafka_commands_topic, [(c.command_id.encode(), encode_command(c)) for c in plan.commands]
+                )
+                await advance_jobs(conn, plan.next_runs, now)
         for job in due:
             self._metrics.jobs_dispatched.labels(job.platform.value).inc()
             self._metrics.dispatch_lag.labels(job.platform.value).observe((now - job.next_run_at).total_seconds())
         for command in plan.commands:
             self._metrics.commands_dispatched.labels(command.platform.value).inc()
-        log.info("scheduler.dispatched", jobs=len(due), commands=len(plan.commands))
-        return TickResult(len(due), len(plan.commands))
+        log.info("scheduler.dispatched", jobs=len(due), late=len(late), commands=len(plan.commands))
+        return TickResult(len(due), len(plan.commands), full=len(on_time) >= s.scheduler_claim_limit - len(late))
 
     async def run(self, stopping: asyncio.Event) -> None:
         while not stopping.is_set():
@@ -88,11 +106,12 @@ class Ticker:
             self._metrics.tick_duration.observe(time.perf_counter() - started)
             self._metrics.last_tick.set(time.time())
             # A full claim means more is due: go again at once instead of waiting a tick.
-            if result.jobs < self._settings.scheduler_claim_limit:
+            if not result.full:
                 await sleep_or_stop(stopping, self._settings.scheduler_tick_seconds)
 
     def details(self) -> dict[str, object]:
         return {
+            "pressure": self._pressure.details(),
             "last_tick_at": self.last_tick_at.isoformat() if self.last_tick_at else None,
             "last_tick_jobs": self.last_result.jobs if self.last_result else None,
             "last_tick_commands": self.last_result.commands if self.last_result else None,

@@ -90,8 +90,8 @@ async def create_job(pool: asyncpg.Pool, account: ResolvedAccount, interval_minu
         )
         created = await conn.fetchval(
             """
-            INSERT INTO monitoring_jobs (account_id, platform, interval_minutes, next_run_at)
-            VALUES ($1, $2, $3, now())
+            INSERT INTO monitoring_jobs (id, account_id, platform, interval_minutes, next_run_at)
+            SELECT n.id, $1, $2, $3, sma_job_slot(n.id, $3, now()) FROM (SELECT gen_random_uuid() AS id) AS n
             ON CONFLICT (account_id) DO NOTHING
             RETURNING id
             """,
@@ -104,13 +104,14 @@ async def create_job(pool: asyncpg.Pool, account: ResolvedAccount, interval_minu
 async def update_job(
     pool: asyncpg.Pool, job_id: UUID, interval_minutes: int | None, status: JobStatus | None
 ) -> JobOut | None:
-    """Change interval and/or status. A shorter interval pulls the next run in; resuming runs now."""
+    """Change interval and/or status. A new interval or a resume puts the next run on the job's
+    own slot within its interval (`sma_job_slot`), so changing many jobs at once spreads them."""
     row = await pool.fetchrow(
         _updated("""
             interval_minutes = COALESCE($2, interval_minutes),
             next_run_at = CASE
-                WHEN $3::text = 'active' AND status = 'paused' THEN now()
-                WHEN $2::int IS NOT NULL THEN LEAST(next_run_at, now() + make_interval(mins => $2::int))
+                WHEN ($3::text = 'active' AND status = 'paused') OR $2::int IS NOT NULL
+                    THEN sma_job_slot(id, COALESCE($2, interval_minutes), now())
                 ELSE next_run_at END,
             status = COALESCE($3, status)
         """),

@@ -1,0 +1,539 @@
+"""Scheduler benchmark: dispatch lag with a million jobs, and how fast a burst of due jobs drains.
+
+1. Steady state: `--jobs` active jobs (default 1,000,000) every 15 minutes, seeded in SQL with
+   `next_run_at` spread uniformly over 15 minutes (about 1,111 due a second), and the whole stack
+   running: the scheduler, one collector (default platform budgets, so it is rate limited and
+   mostly waits), the gateway and the simulator. For `--minutes` (default 5) the benchmark reads
+   every fetch command from `sma.fetch-commands` with its own consumer and takes, for each job
+   due in the window, the exact dispatch lag: the command's `scheduled_for` (the dispatching
+   tick's time) minus the job's `next_run_at`. Also reported: the lag at delivery (when the
+   benchmark received the command, so claim, produce and broker included) and the scheduler's
+   own coarse `sma_scheduler_dispatch_lag_seconds` histogram over the same minutes. A job due in
+   the window and still not dispatched a few seconds after it counts with the lag it had then.
+2. Burst: with the scheduler stopped, `--burst` jobs (default 100,000) are made due at once (at
+   the moment it stopped, so they come before the jobs due since and are on time, not paced as
+   late), then the scheduler starts: the time from the first of them claimed (or the scheduler
+   ready, if earlier) to the last of them received from the topic, and jobs per second.
+3. Baseline, same run, as many other jobs (alike, never dispatched either) made due the same way:
+   a bare claim-and-publish loop (one asyncpg connection, `FOR UPDATE SKIP LOCKED` claims of
+   1,000 in one transaction each with the update, one small message per claim awaited with
+   aiokafka). The issue's goal of 10,000 jobs/s is
+   expressed as a ratio to this ceiling so that `meets_goal` follows the figure() contract.
+
+The scheduler runs with its defaults except the backpressure cap (`scheduler_env`).
+
+Usage: `make bench-scheduler` (or `python bench/scheduler/run.py [--jobs N] [--minutes M] [--burst N]`).
+Writes bench/results/scheduler.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import math
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from harness import COMMANDS_TOPIC, Bench, bench_stack, figure, histogram_quantile, scrape, total, write_result
+
+from sma_common.kafka.topics import TopicSpec, ensure_topics
+from sma_common.messages import FetchCommand, decode_command
+
+console = Console()
+INTERVAL_MINUTES = 15
+BARE_TOPIC = "bench.bare-claims"
+BARE_CLAIM = 1000
+GOAL_LAG_P99_SECONDS = 1.0
+GOAL_BURST_JOBS_PER_SECOND = 10_000
+GOAL_BURST_DRAIN_SECONDS = 10.0
+WARMUP_SECONDS = 10.0  # after the scheduler is ready, before the window opens
+GRACE_SECONDS = 5.0  # after the window, for its last jobs to be dispatched
+SCHEDULER_SETTINGS = {"SMA_SCHEDULER_MAX_IN_FLIGHT_PER_PLATFORM": 100_000_000}
+LAG_HISTOGRAM = "sma_scheduler_dispatch_lag_seconds"
+
+SEED_ACCOUNTS = """
+INSERT INTO accounts (platform, external_id, handle)
+SELECT p,
+       CASE p
+           WHEN 'twitch' THEN (100000000 + g)::text
+           WHEN 'youtube' THEN 'UC' || substr(md5(g::text), 1, 22)
+           WHEN 'x' THEN (1500000000000000000 + g)::text
+           WHEN 'reddit' THEN CASE WHEN g % 12 = 3 THEN 't2_' ELSE 't5_' END || to_hex(g)
+           WHEN 'bluesky' THEN 'did:plc:' || substr(md5(g::text), 1, 24)
+           ELSE (ARRAY['mastodon.social', 'fosstodon.org', 'hachyderm.io', 'mas.to'])[g / 6 % 4 + 1]
+                || ':' || (109000000000000000 + g)::text
+       END,
+       CASE p WHEN 'bluesky' THEN 'bench' || g || '.bsky.social' ELSE 'bench' || g END
+FROM (SELECT g, (ARRAY['twitch', 'youtube', 'x', 'reddit', 'bluesky', 'mastodon'])[g % 6 + 1] AS p
+      FROM generate_series(1, $1::int) AS g) AS s
+"""
+
+SEED_JOBS = f"""
+INSERT INTO monitoring_jobs (account_id, platform, interval_minutes, status, next_run_at)
+SELECT id, platform, {INTERVAL_MINUTES}, 'active',
+       $1::timestamptz + random() * interval '{INTERVAL_MINUTES} minutes'
+FROM accounts
+"""
+
+MAKE_DUE = "UPDATE monitoring_jobs SET next_run_at = $2 WHERE id = ANY($1::uuid[])"
+
+BARE_CLAIM_SQL = """
+SELECT id FROM monitoring_jobs
+WHERE status = 'active' AND next_run_at <= now()
+ORDER BY next_run_at
+LIMIT $1
+FOR UPDATE SKIP LOCKED
+"""
+BARE_ADVANCE_SQL = f"""
+UPDATE monitoring_jobs
+SET next_run_at = now() + interval '{INTERVAL_MINUTES} minutes', last_dispatched_at = now(), updated_at = now()
+WHERE id = ANY($1::uuid[])
+"""
+
+
+@contextlib.contextmanager
+def step(label: str) -> Iterator[None]:
+    """A spinner while a step runs, its duration once done."""
+    started = time.monotonic()
+    with console.status(f"{label}..."):
+        yield
+    console.print(f"  {label}: {time.monotonic() - started:.1f}s")
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """Nearest rank of a sorted list."""
+    if not values:
+        return None
+    return values[min(len(values) - 1, max(0, math.ceil(q * len(values)) - 1))]
+
+
+def summary(values: list[float]) -> dict[str, Any]:
+    ordered = sorted(values)
+    return {"jobs": len(ordered), "p50": _round(percentile(ordered, 0.5)), "p90": _round(percentile(ordered, 0.9)),
+            "p99": _round(percentile(ordered, 0.99)), "max": _round(ordered[-1] if ordered else None)}
+
+
+def _round(value: float | None, digits: int = 4) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+class Dispatches:
+    """Every fetch command the scheduler produces, read by the benchmark's own consumer (no group,
+    from the end of the topic): the exact lag of each job due in the window, and the burst's drain."""
+
+    def __init__(self, kafka: str) -> None:
+        self._kafka = kafka
+        self._consumer: AIOKafkaConsumer | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.due: dict[int, float] = {}  # job id (as int) → seeded next_run_at (Unix seconds)
+        self.window = (math.inf, -math.inf)
+        self.lags: list[tuple[float, float, float]] = []  # (due, tick lag, delivery lag)
+        self._seen: set[int] = set()
+        self.items = self.commands = self.unknown = 0
+        self.burst_left: set[int] = set()
+        self.burst_first_tick: float | None = None
+        self.burst_last_received: float | None = None
+        self.burst_commands = 0
+        self.burst_done = asyncio.Event()
+
+    async def start(self) -> None:
+        consumer = AIOKafkaConsumer(
+            COMMANDS_TOPIC, bootstrap_servers=self._kafka, group_id=None, enable_auto_commit=False,
+            auto_offset_reset="latest", fetch_max_wait_ms=50, max_partition_fetch_bytes=4 * 1024 * 1024,
+        )
+        await consumer.start()
+        deadline = time.monotonic() + 30
+        while not consumer.assignment():
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"no partitions of {COMMANDS_TOPIC} assigned")
+            await asyncio.sleep(0.1)
+        for tp in consumer.assignment():
+            await consumer.position(tp)  # resolve "latest" now, before anything is produced
+        self._consumer = consumer
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._consumer is not None:
+            await self._consumer.stop()
+
+    def check(self) -> None:
+        if self._task is not None and self._task.done() and not self._task.cancelled():
+            self._task.result()  # re-raise what stopped the consumer
+
+    async def _run(self) -> None:
+        assert self._consumer is not None
+        while True:
+            batches = await self._consumer.getmany(timeout_ms=500, max_records=10_000)
+            received = time.time()
+            for records in batches.values():
+                for record in records:
+                    self._record(decode_command(record.value), received)
+
+    def _record(self, command: FetchCommand, received: float) -> None:
+        tick = command.scheduled_for.timestamp()
+        self.commands += 1
+        start, end = self.window
+        in_burst = False
+        for item in command.items:
+            key = item.job_id.int
+            self.items += 1
+            if key in self.burst_left:
+                in_burst = True
+                self.burst_left.discard(key)
+                if not self.burst_left:
+                    self.burst_last_received = received
+                    self.burst_done.set()
+                continue
+            due = self.due.get(key)
+            if due is None:
+                self.unknown += 1
+            elif start <= due < end and key not in self._seen:
+                self._seen.add(key)
+                self.lags.append((due, tick - due, received - due))
+        if in_burst:
+            self.burst_commands += 1
+            self.burst_first_tick = tick if self.burst_first_tick is None else min(self.burst_first_tick, tick)
+
+    def undispatched(self, now: float) -> list[float]:
+        """Lags so far of the jobs due in the window that were never dispatched."""
+        start, end = self.window
+        return [now - due for key, due in self.due.items() if start <= due < end and key not in self._seen]
+
+    def start_burst(self, job_ids: list[uuid.UUID]) -> None:
+        self.burst_left = {j.int for j in job_ids}
+        self.burst_first_tick = self.burst_last_received = None
+        self.burst_commands = 0
+        self.burst_done.clear()
+
+
+async def seed(bench: Bench, jobs: int) -> tuple[float, dict[int, float]]:
+    """Accounts and jobs in SQL; returns when the first job comes due and every job's due time."""
+    conn = await asyncpg.connect(bench.database_url)
+    try:
+        started = time.monotonic()
+        with step(f"seeding {jobs:,} accounts"):
+            await conn.execute(SEED_ACCOUNTS, jobs)
+        accounts_seconds = time.monotonic() - started
+        # Jobs come due from `first_due` on: far enough ahead for the jobs insert, VACUUM and
+        # the scheduler's start (a misjudgement only costs idle time or a warm-up catch-up,
+        # which the window excludes).
+        first_due = time.time() + 10 + 2.2 * accounts_seconds
+        with step(f"seeding {jobs:,} jobs every {INTERVAL_MINUTES} minutes"):
+            await conn.execute(SEED_JOBS, datetime.fromtimestamp(first_due, UTC))
+        with step("VACUUM ANALYZE"):
+            await conn.execute("VACUUM ANALYZE accounts")
+            await conn.execute("VACUUM ANALYZE monitoring_jobs")
+        with step("loading due times"):
+            rows = await conn.fetch("SELECT id, extract(epoch FROM next_run_at)::float8 AS due FROM monitoring_jobs")
+            due = {r[0].int: r[1] for r in rows}
+            del rows
+    finally:
+        await conn.close()
+    return first_due, due
+
+
+def scheduler_env(bench: Bench) -> dict[str, str]:
+    """Default settings but for backpressure: one rate-limited collector is no deployment for a
+    million jobs, and with the default cap every platform would be held (its jobs kept due)
+    after about 50,000 / 185 s of dispatching, measuring the collectors instead of the scheduler."""
+    return bench.service_env(**SCHEDULER_SETTINGS)
+
+
+async def sleep_until(moment: float) -> None:
+    await asyncio.sleep(max(0.0, moment - time.time()))
+
+
+async def steady_state(bench: Bench, dispatches: Dispatches, first_due: float, minutes: float) -> dict[str, Any]:
+    ready = time.time()
+    start = max(first_due, ready + WARMUP_SECONDS)
+    end = start + minutes * 60
+    if end > first_due + INTERVAL_MINUTES * 60 - 30:
+        raise RuntimeError("the window outlasts the seeded interval: seeding took too long or --minutes is too high")
+    dispatches.window = (start, end)
+    console.print(f"window: jobs due from {datetime.fromtimestamp(start, UTC):%H:%M:%S} for {minutes:g} minutes "
+                  f"(opens in {start - time.time():.0f}s)")
+    await sleep_until(start)
+    metrics_before, cpu_before = await scrape(bench.urls["scheduler"]), bench.cpu_seconds_all()
+    items_before, held_max, next_scrape = dispatches.items, 0.0, time.time() + 10
+    columns = (TextColumn("[bold]steady state[/]"), BarColumn(), TextColumn("{task.description}"),
+               TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("", total=end - start)
+        while time.time() < end:
+            await asyncio.sleep(2)
+            dispatches.check()
+            if not bench.processes["scheduler"].running():
+                raise RuntimeError(f"the scheduler exited:\n{bench.processes['scheduler'].log_tail()}")
+            recent = sorted(lag for _, lag, _ in dispatches.lags[-20_000:])
+            p50, p99 = percentile(recent, 0.5) or 0.0, percentile(recent, 0.99) or 0.0
+            if time.time() > next_scrape:
+                next_scrape += 10
+                held_max = max(held_max, total(await scrape(bench.urls["scheduler"]), "sma_scheduler_held_jobs"))
+            progress.update(task, completed=min(end, time.time()) - start,
+                            description=f"{len(dispatches.lags):,} jobs measured, recent lag p50 {p50:.3f}s "
+                                        f"p99 {p99:.3f}s")
+    metrics_after, cpu_after = await scrape(bench.urls["scheduler"]), bench.cpu_seconds_all()
+    dispatched = dispatches.items - items_before
+    await sleep_until(end + GRACE_SECONDS)
+    dispatches.check()
+    stopped = time.time()
+    missed = dispatches.undispatched(stopped)
+    lags = dispatches.lags
+    tick_lags = [lag for _, lag, _ in lags] + missed
+    delivered_lags = [lag for _, _, lag in lags] + missed
+    per_minute: list[dict[str, Any]] = []
+    for minute in range(math.ceil(minutes)):
+        low, high = start + 60 * minute, min(end, start + 60 * (minute + 1))
+        per_minute.append({"minute": minute + 1, **summary([lag for due, lag, _ in lags if low <= due < high])})
+    seconds = end - start
+    ticks = total(metrics_after, "sma_scheduler_ticks_total") - total(metrics_before, "sma_scheduler_ticks_total")
+    tick_seconds = (total(metrics_after, "sma_scheduler_tick_duration_seconds_sum")
+                    - total(metrics_before, "sma_scheduler_tick_duration_seconds_sum"))
+    return {
+        "window_seconds": round(seconds, 1),
+        "jobs_due_in_window": len(lags) + len(missed),
+        "undispatched_after_grace": len(missed),
+        "lag_at_tick": summary(tick_lags),
+        "lag_at_delivery": summary(delivered_lags),
+        "lag_histogram_upper_bounds": {
+            "p50_le": histogram_quantile(metrics_before, metrics_after, LAG_HISTOGRAM, 0.5),
+            "p99_le": histogram_quantile(metrics_before, metrics_after, LAG_HISTOGRAM, 0.99),
+        },
+        "per_minute_lag_at_tick": per_minute,
+        "jobs_dispatched_per_second": round(dispatched / seconds, 1),
+        "ticks": int(ticks),
+        "mean_tick_seconds": round(tick_seconds / ticks, 4) if ticks else None,
+        "tick_seconds_p99_le": histogram_quantile(metrics_before, metrics_after, "sma_scheduler_tick_duration_seconds",
+                                                  0.99),
+        "held_jobs_max": held_max,
+        "in_flight_jobs_at_end": total(metrics_after, "sma_scheduler_in_flight_jobs"),
+        "cpu_share": {name: round((cpu_after[name] - cpu_before.get(name, 0.0)) / seconds, 3) for name in cpu_after},
+        "unknown_jobs_in_commands": dispatches.unknown,
+    }
+
+
+async def vacuum(bench: Bench) -> None:
+    conn = await asyncpg.connect(bench.database_url)
+    try:
+        await conn.execute("VACUUM ANALYZE monitoring_jobs")
+    finally:
+        await conn.close()
+
+
+async def stop_and_make_due(bench: Bench, job_ids: list[uuid.UUID]) -> None:
+    """Stop the scheduler and make the burst jobs due at the moment it stopped: every job due
+    since comes after them in claim order, and they are on time (not paced as late)."""
+    with step("VACUUM ANALYZE"):
+        await vacuum(bench)  # the previous phase's dead rows, the same for both dispatchers
+    stopped_at = datetime.now(UTC)
+    with step("stopping the scheduler"):
+        await bench.stop("scheduler")
+    with step(f"making {len(job_ids):,} jobs due at once"):
+        conn = await asyncpg.connect(bench.database_url)
+        try:
+            await conn.execute(MAKE_DUE, job_ids, stopped_at)
+        finally:
+            await conn.close()
+
+
+async def pick_bursts(bench: Bench, count: int) -> tuple[list[uuid.UUID], list[uuid.UUID]]:
+    """Two sets of `count` jobs never dispatched yet, alike (alternate rows by due time): one for
+    the scheduler, one for the bare loop. Never dispatched, so no collector touches them (a
+    rate-limited job gets a new next_run_at from the collector) while they are made due."""
+    conn = await asyncpg.connect(bench.database_url)
+    try:
+        rows = await conn.fetch("SELECT id FROM monitoring_jobs WHERE last_dispatched_at IS NULL "
+                                "ORDER BY next_run_at DESC LIMIT $1", 2 * count)
+    finally:
+        await conn.close()
+    if len(rows) < 2 * count:
+        raise RuntimeError(f"only {len(rows):,} jobs never dispatched, {2 * count:,} wanted: lower --burst")
+    ids = [r["id"] for r in rows]
+    return ids[0::2], ids[1::2]
+
+
+async def scheduler_burst(bench: Bench, dispatches: Dispatches, job_ids: list[uuid.UUID]) -> dict[str, Any]:
+    await stop_and_make_due(bench, job_ids)
+    dispatches.start_burst(job_ids)
+    cpu_before = bench.cpu_seconds_all()
+    spawned = time.time()
+    with step("starting the scheduler"):
+        await bench.start("scheduler", "sma_scheduler", scheduler_env(bench))
+    ready = time.time()
+    with step(f"scheduler draining {len(job_ids):,} jobs"):
+        while not dispatches.burst_done.is_set():
+            dispatches.check()
+            if time.time() - ready > 300:
+                raise RuntimeError(f"{len(dispatches.burst_left):,} burst jobs still undispatched after 300s")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(dispatches.burst_done.wait(), 1)
+    cpu_after = bench.cpu_seconds_all()
+    metrics = await scrape(bench.urls["scheduler"])
+    assert dispatches.burst_last_received is not None and dispatches.burst_first_tick is not None
+    started = min(ready, dispatches.burst_first_tick)
+    drain = dispatches.burst_last_received - started
+    ticks = total(metrics, "sma_scheduler_ticks_total", outcome="ok")
+    tick_seconds = total(metrics, "sma_scheduler_tick_duration_seconds_sum")
+    return {
+        "jobs": len(job_ids),
+        "drain_seconds": round(drain, 3),
+        "jobs_per_second": round(len(job_ids) / drain, 1),
+        "commands": dispatches.burst_commands,
+        "process_start_to_ready_seconds": round(ready - spawned, 2),
+        "first_claim_after_ready_seconds": round(dispatches.burst_first_tick - ready, 3),
+        "ticks_so_far": int(ticks),
+        "mean_tick_seconds": round(tick_seconds / ticks, 4) if ticks else None,
+        "jobs_dispatched_so_far": int(total(metrics, "sma_scheduler_jobs_dispatched_total")),
+        "cpu_share": {name: round((cpu_after[name] - cpu_before.get(name, 0.0)) / (time.time() - spawned), 3)
+                      for name in cpu_after},
+    }
+
+
+async def bare_loop(bench: Bench, job_ids: list[uuid.UUID]) -> dict[str, Any]:
+    """The ceiling: claim, publish one small message, advance, commit; until the burst is drained."""
+    await stop_and_make_due(bench, job_ids)
+    left = {j.int for j in job_ids}
+    conn = await asyncpg.connect(bench.database_url)
+    producer = AIOKafkaProducer(bootstrap_servers=bench.kafka, acks="all", linger_ms=5)
+    await producer.start()
+    claims: list[float] = []
+    cpu_before = bench.cpu_seconds_all()
+    try:
+        await conn.fetch(BARE_CLAIM_SQL, 0)  # prepare outside the timing
+        with step(f"bare claim-and-publish loop draining {len(job_ids):,} jobs"):
+            started = time.perf_counter()
+            while left:
+                claim_started = time.perf_counter()
+                async with conn.transaction():
+                    rows = await conn.fetch(BARE_CLAIM_SQL, BARE_CLAIM)
+                    if not rows:
+                        raise RuntimeError(f"{len(left):,} burst jobs not due any more")
+                    ids = [r["id"] for r in rows]
+                    await producer.send_and_wait(BARE_TOPIC, orjson.dumps({"jobs": len(ids), "first": str(ids[0])}))
+                    await conn.execute(BARE_ADVANCE_SQL, ids)
+                claims.append(time.perf_counter() - claim_started)
+                left.difference_update(i.int for i in ids)
+            drain = time.perf_counter() - started
+    finally:
+        await producer.stop()
+        await conn.close()
+    cpu_after = bench.cpu_seconds_all()
+    ordered = sorted(claims)
+    return {
+        "jobs": len(job_ids), "claim_size": BARE_CLAIM, "claims": len(claims),
+        "drain_seconds": round(drain, 3), "jobs_per_second": round(len(job_ids) / drain, 1),
+        "claim_seconds_p50": _round(percentile(ordered, 0.5)), "claim_seconds_p99": _round(percentile(ordered, 0.99)),
+        "cpu_share": {name: round((cpu_after[name] - cpu_before.get(name, 0.0)) / drain, 3) for name in cpu_after
+                      if name in ("postgres", "kafka")},
+    }
+
+
+async def main(args: argparse.Namespace) -> None:
+    started, started_at = time.monotonic(), datetime.now(UTC)
+    async with bench_stack() as bench:
+        with step("starting the simulator, gateway and collector"):
+            await bench.start_simulator(accounts_per_platform=50)
+            await bench.start("gateway", "sma_gateway", bench.service_env())
+            await bench.start("collector", "sma_collector", bench.service_env())  # default budgets
+            await ensure_topics(bench.kafka, [TopicSpec(COMMANDS_TOPIC, 6, 1), TopicSpec(BARE_TOPIC, 6, 1)])
+        dispatches = Dispatches(bench.kafka)
+        await dispatches.start()
+        try:
+            first_due, dispatches.due = await seed(bench, args.jobs)
+            with step("starting the scheduler"):
+                await bench.start("scheduler", "sma_scheduler", scheduler_env(bench))
+            steady = await steady_state(bench, dispatches, first_due, args.minutes)
+            console.print(f"  lag at tick p50 {steady['lag_at_tick']['p50']}s p99 {steady['lag_at_tick']['p99']}s "
+                          f"({steady['jobs_due_in_window']:,} jobs)")
+            scheduler_ids, bare_ids = await pick_bursts(bench, args.burst)
+            burst = await scheduler_burst(bench, dispatches, scheduler_ids)
+            bare = await bare_loop(bench, bare_ids)
+        finally:
+            await dispatches.stop()
+    details: dict[str, Any] = {
+        "jobs": args.jobs, "interval_minutes": INTERVAL_MINUTES, "minutes": args.minutes,
+        "scheduler_settings": SCHEDULER_SETTINGS,
+        "stack": ["scheduler", "collector (default budgets)", "gateway", "simulator", "postgres", "redis", "kafka"],
+        "steady_state": steady,
+        "burst": {"scheduler": burst, "bare_claim_and_publish_loop": bare,
+                  "goal_jobs_per_second": GOAL_BURST_JOBS_PER_SECOND},
+        "seconds": round(time.monotonic() - started, 1),
+    }
+    path = write_result("scheduler", started_at, figures(steady, burst, bare), details)
+    report(details)
+    console.print(f"written to {path} in {details['seconds']:.0f}s")
+
+
+def figures(steady: dict[str, Any], burst: dict[str, Any], bare: dict[str, Any]) -> list[dict[str, object]]:
+    ceiling = bare["jobs_per_second"]
+    return [
+        figure("dispatch_lag_p50_seconds", steady["lag_at_tick"]["p50"], "s"),
+        figure("dispatch_lag_p99_seconds", steady["lag_at_tick"]["p99"], "s", goal=GOAL_LAG_P99_SECONDS, at_most=True),
+        figure("dispatch_lag_at_delivery_p99_seconds", steady["lag_at_delivery"]["p99"], "s"),
+        # The goal (10,000 jobs/s) as a ratio to the ceiling measured in this run.
+        figure("burst_jobs_per_second", burst["jobs_per_second"], "jobs/s",
+               goal=round(GOAL_BURST_JOBS_PER_SECOND / ceiling, 3) if ceiling else None,
+               baseline_name="bare claim-and-publish loop", baseline_value=ceiling),
+        figure("burst_drain_seconds", burst["drain_seconds"], "s", goal=GOAL_BURST_DRAIN_SECONDS, at_most=True),
+    ]
+
+
+def report(details: dict[str, Any]) -> None:
+    steady = details["steady_state"]
+    table = Table(title=f"dispatch lag, {details['jobs']:,} jobs every {INTERVAL_MINUTES} min, "
+                        f"{steady['window_seconds']:.0f}s window, whole stack")
+    for column in ("measure", "jobs", "p50 s", "p90 s", "p99 s", "max s"):
+        table.add_column(column, justify="right")
+    for label, key in (("at tick (scheduled_for)", "lag_at_tick"), ("at delivery (received)", "lag_at_delivery")):
+        row = steady[key]
+        table.add_row(label, f"{row['jobs']:,}", *(str(row[k]) for k in ("p50", "p90", "p99", "max")))
+    for row in steady["per_minute_lag_at_tick"]:
+        table.add_row(f"  minute {row['minute']}", f"{row['jobs']:,}",
+                      *(str(row[k]) for k in ("p50", "p90", "p99", "max")))
+    hist = steady["lag_histogram_upper_bounds"]
+    table.add_row("scheduler histogram (≤ bucket)", "", str(hist["p50_le"]), "", str(hist["p99_le"]), "")
+    console.print(table)
+    console.print(f"dispatched {steady['jobs_dispatched_per_second']} jobs/s, {steady['ticks']} ticks of "
+                  f"{steady['mean_tick_seconds']}s on average, undispatched after grace: "
+                  f"{steady['undispatched_after_grace']}; CPU share: {steady['cpu_share']}")
+    burst, bare = details["burst"]["scheduler"], details["burst"]["bare_claim_and_publish_loop"]
+    table = Table(title=f"burst: {burst['jobs']:,} jobs due at once")
+    for column in ("dispatcher", "drain s", "jobs/s", "ratio"):
+        table.add_column(column, justify="right")
+    table.add_row("scheduler", str(burst["drain_seconds"]), str(burst["jobs_per_second"]),
+                  f"{burst['jobs_per_second'] / bare['jobs_per_second']:.2f}")
+    table.add_row(f"bare loop (claims of {bare['claim_size']}, p99 claim {bare['claim_seconds_p99']}s)",
+                  str(bare["drain_seconds"]), str(bare["jobs_per_second"]), "1.00")
+    console.print(table)
+    console.print(f"scheduler burst: {burst['commands']} commands, mean tick {burst['mean_tick_seconds']}s, "
+                  f"CPU share {burst['cpu_share']}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--jobs", type=int, default=1_000_000, help="active jobs (default 1,000,000)")
+    parser.add_argument("--minutes", type=float, default=5.0, help="steady-state window (default 5, at most 10)")
+    parser.add_argument("--burst", type=int, default=100_000, help="jobs due at once (default 100,000)")
+    arguments = parser.parse_args()
+    if not 0 < arguments.minutes <= 10 or not 0 < arguments.burst <= arguments.jobs // 3:
+        parser.error("--minutes must be in (0, 10] and --burst in (0, --jobs / 3]")
+    asyncio.run(main(arguments))

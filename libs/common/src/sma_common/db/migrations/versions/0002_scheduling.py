@@ -1,0 +1,53 @@
+"""Scheduling at scale: each job's slot within its interval, and an index of dispatched jobs
+not yet finished (the scheduler's backpressure).
+
+`sma_job_slot(job_id, interval_minutes, after)` is the first whole second at or after `after`
+that falls on the job's own phase within its interval; the phase comes from the job id, so a
+hundred thousand jobs created (or given a new interval) at once spread evenly over the interval
+instead of all coming due in the same second, and each keeps its phase afterwards.
+
+Revision ID: 0002
+Revises: 0001
+Create Date: 2026-11-27
+"""
+
+from alembic import op
+
+revision = "0002"
+down_revision = "0001"
+branch_labels = None
+depends_on = None
+
+UPGRADE: list[str] = [
+    """
+    CREATE FUNCTION sma_job_slot(job_id uuid, interval_minutes integer, after timestamptz)
+    RETURNS timestamptz
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$
+        SELECT to_timestamp(e + (((p - e % i) % i) + i) % i)
+        FROM (SELECT ceil(extract(epoch FROM after))::bigint AS e,
+                     interval_minutes::bigint * 60 AS i,
+                     ('x' || substr(md5(job_id::text), 1, 8))::bit(32)::bigint
+                         % (interval_minutes::bigint * 60) AS p) AS s
+    $fn$
+    """,
+    # Jobs dispatched and not finished since: how far each platform's collectors are behind.
+    """
+    CREATE INDEX monitoring_jobs_in_flight_idx ON monitoring_jobs (platform, last_dispatched_at)
+    WHERE last_dispatched_at > coalesce(last_run_at, '-infinity'::timestamptz)
+    """,
+]
+
+DOWNGRADE: list[str] = [
+    "DROP INDEX IF EXISTS monitoring_jobs_in_flight_idx",
+    "DROP FUNCTION IF EXISTS sma_job_slot(uuid, integer, timestamptz)",
+]
+
+
+def upgrade() -> None:
+    for statement in UPGRADE:
+        op.execute(statement)
+
+
+def downgrade() -> None:
+    for statement in DOWNGRADE:
+        op.execute(statement)
