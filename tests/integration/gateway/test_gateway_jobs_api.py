@@ -8,6 +8,7 @@ from tests.integration.gateway.harness import Gateway, Seeder
 JOB_FIELDS = {
     "id", "account_id", "platform", "handle", "display_name", "external_id", "interval_minutes", "status",
     "next_run_at", "last_run_at", "last_status", "consecutive_failures", "created_at", "updated_at",
+    "live_interval_minutes", "is_live",
 }
 
 
@@ -166,3 +167,29 @@ async def test_executions_of_a_job_without_runs_is_an_empty_array(gateway: Gatew
     job_id = await seed.job()
     reply = await gateway.call("GET", f"/api/jobs/{job_id}/executions")
     assert reply.status == 200 and reply.json() == []
+
+
+async def test_a_live_interval_is_set_changed_and_removed_on_twitch_only(
+    gateway: Gateway, seed: Seeder, db: asyncpg.Pool
+) -> None:
+    twitch = await seed.job(platform="twitch", interval=60)
+    reply = await gateway.call("PATCH", f"/api/jobs/{twitch}", json={"live_interval_minutes": 5})
+    assert reply.status == 200, reply.body
+    assert reply.json()["live_interval_minutes"] == 5 and reply.json()["is_live"] is False
+    # Not shorter than the interval: refused, and nothing changed.
+    refused = await gateway.call("PATCH", f"/api/jobs/{twitch}", json={"live_interval_minutes": 60})
+    assert refused.status == 422 and refused.content_type == "application/problem+json"
+    assert "shorter than interval_minutes" in refused.body.decode()
+    refused = await gateway.call("PATCH", f"/api/jobs/{twitch}", json={"interval_minutes": 3})
+    assert refused.status == 422
+    assert await db.fetchval("SELECT (interval_minutes, live_interval_minutes)::text FROM monitoring_jobs "
+                             "WHERE id = $1", twitch) == "(60,5)"
+    removed = await gateway.call("PATCH", f"/api/jobs/{twitch}", json={"live_interval_minutes": None})
+    assert removed.status == 200 and removed.json()["live_interval_minutes"] is None
+
+    bluesky = await seed.job(platform="bluesky")
+    refused = await gateway.call("PATCH", f"/api/jobs/{bluesky}", json={"live_interval_minutes": 5})
+    assert refused.status == 422 and "twitch only" in refused.body.decode()
+    refused = await gateway.call("POST", "/api/jobs", json={"platform": "bluesky", "account": "alice.bsky.social",
+                                                             "live_interval_minutes": 5})
+    assert refused.status == 422 and "twitch only" in refused.body.decode()

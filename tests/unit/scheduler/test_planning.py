@@ -68,3 +68,13 @@ def test_mastodon_commands_hold_one_instance_and_reddit_commands_one_kind() -> N
     assert groups == [("mastodon", "legacy.example", 10), ("mastodon", "legacy.example", 40),
                       ("mastodon", "mastodon.social", 10), ("mastodon", "mastodon.social", 40),
                       ("reddit", "t2", 30), ("reddit", "t5", 30)]
+
+
+def test_a_live_account_is_polled_at_its_live_interval() -> None:
+    live = DueJob(uuid.uuid4(), 1, Platform.TWITCH, "1", "a", 60, NOW, live_interval_minutes=5, is_live=True)
+    offline = DueJob(uuid.uuid4(), 2, Platform.TWITCH, "2", "b", 60, NOW, live_interval_minutes=5, is_live=False)
+    plain = DueJob(uuid.uuid4(), 3, Platform.TWITCH, "3", "c", 60, NOW, is_live=True)
+    plan = plan_commands([live, offline, plain], NOW, timedelta(minutes=5))
+    assert plan.next_runs[live.job_id] == NOW + timedelta(minutes=5)
+    assert plan.next_runs[offline.job_id] == NOW + timedelta(minutes=60)
+    assert plan.next_runs[plain.job_id] == NOW + timedelta(minutes=60)

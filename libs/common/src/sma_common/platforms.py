@@ -52,6 +52,9 @@ def is_rounded(platform: Platform, metric: str) -> bool:
 
 EXECUTION_STATUSES = ("success", "failed", "rate_limited", "auth_error", "not_found", "timeout")
 
+# Platforms whose accounts go live (and so may be polled faster while live).
+LIVE_PLATFORMS: frozenset[Platform] = frozenset({Platform.TWITCH})
+
 
 def batch_group(platform: Platform, external_id: str) -> str:
     """Which accounts one API call can read together: a Mastodon call reads one instance (ids are

@@ -9,7 +9,7 @@ from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from sma_common.platforms import METRIC_IDS, Platform
+from sma_common.platforms import LIVE_PLATFORMS, METRIC_IDS, Platform
 
 JobStatus = Literal["active", "paused"]
 ExecutionStatus = Literal["success", "failed", "rate_limited", "auth_error", "not_found", "timeout"]
@@ -58,10 +58,27 @@ class _Response(BaseModel):
 
 
 # -- requests ----------------------------------------------------------------------------------
+_LIVE_INTERVAL = (
+    "adaptive polling: the interval while the account is live (Twitch only; shorter than interval_minutes; "
+    "null for none). Live calls spend the same platform budget."
+)
+
+
 class JobCreate(_Body):
     platform: Platform
     account: str = Field(min_length=1, max_length=512, description="handle, profile URL or platform id")
     interval_minutes: int = Field(default=15, ge=1, le=MAX_INTERVAL_MINUTES, strict=True)
+    live_interval_minutes: int | None = Field(default=None, ge=1, le=MAX_INTERVAL_MINUTES, strict=True,
+                                              description=_LIVE_INTERVAL)
+
+    @model_validator(mode="after")
+    def _live_interval_fits(self) -> Self:
+        if self.live_interval_minutes is not None:
+            if self.platform not in LIVE_PLATFORMS:
+                raise ValueError(f"live_interval_minutes applies to {', '.join(sorted(LIVE_PLATFORMS))} only")
+            if self.live_interval_minutes >= self.interval_minutes:
+                raise ValueError("live_interval_minutes must be shorter than interval_minutes")
+        return self
 
 
 class JobUpdate(_Body):
@@ -69,11 +86,17 @@ class JobUpdate(_Body):
 
     interval_minutes: int | None = Field(default=None, ge=1, le=MAX_INTERVAL_MINUTES, strict=True)
     status: JobStatus | None = None
+    live_interval_minutes: int | None = Field(default=None, ge=1, le=MAX_INTERVAL_MINUTES, strict=True,
+                                              description=_LIVE_INTERVAL + " Send null to remove it.")
+
+    @property
+    def sets_live_interval(self) -> bool:
+        return "live_interval_minutes" in self.model_fields_set
 
     @model_validator(mode="after")
     def _changes_something(self) -> Self:
-        if self.interval_minutes is None and self.status is None:
-            raise ValueError("set at least one of interval_minutes, status")
+        if self.interval_minutes is None and self.status is None and not self.sets_live_interval:
+            raise ValueError("set at least one of interval_minutes, status, live_interval_minutes")
         return self
 
 
@@ -131,6 +154,8 @@ class JobOut(_Response):
     display_name: str | None
     external_id: str
     interval_minutes: int
+    live_interval_minutes: int | None = None
+    is_live: bool = False
     status: JobStatus
     next_run_at: datetime
     last_run_at: datetime | None

@@ -35,14 +35,20 @@ ON CONFLICT DO NOTHING
 """
 
 # Rows in job-id order, so concurrent writers lock jobs in the same order (no deadlock). A
-# rate-limited job is next due when the platform takes calls again, not at its interval.
+# rate-limited job is next due when the platform takes calls again, not at its interval; an
+# account seen going live is next due within its job's live interval (adaptive polling).
 UPDATE_JOBS = """
 UPDATE monitoring_jobs AS j
 SET last_run_at = u.finished_at, last_status = u.status, updated_at = now(),
     consecutive_failures = CASE WHEN u.status = 'success' THEN 0 ELSE j.consecutive_failures + 1 END,
-    next_run_at = COALESCE(u.retry_at, j.next_run_at)
-FROM (SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::timestamptz[])
-          AS u(id, finished_at, status, retry_at)
+    is_live = COALESCE(u.is_live, j.is_live),
+    next_run_at = CASE
+        WHEN u.retry_at IS NOT NULL THEN u.retry_at
+        WHEN u.is_live AND j.live_interval_minutes IS NOT NULL
+            THEN LEAST(j.next_run_at, u.finished_at + make_interval(mins => j.live_interval_minutes))
+        ELSE j.next_run_at END
+FROM (SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::timestamptz[], $5::bool[])
+          AS u(id, finished_at, status, retry_at, is_live)
       ORDER BY id) AS u
 WHERE j.id = u.id
 """
@@ -56,6 +62,11 @@ class ExecutionRow:
     error: str | None
     points: tuple[tuple[str, float], ...]  # (metric name, value)
     retry_at: datetime | None = None  # rate_limited: when the platform takes calls again
+
+    @property
+    def is_live(self) -> bool | None:
+        """Whether the account is live, when the platform said (adaptive polling)."""
+        return next((value == 1.0 for metric, value in self.points if metric == "is_live"), None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +125,8 @@ async def record_commands(pool: asyncpg.Pool, records: Sequence[CommandRecord]) 
             await conn.execute(INSERT_POINTS, *(list(col) for col in zip(*points, strict=True)))
         if fresh:
             await conn.execute(UPDATE_JOBS, [row.job_id for _, row in fresh], [rec.finished_at for rec, _ in fresh],
-                               [row.status for _, row in fresh], [row.retry_at for _, row in fresh])
+                               [row.status for _, row in fresh], [row.retry_at for _, row in fresh],
+                               [row.is_live for _, row in fresh])
     recorded = []
     for rec in records:
         mine = [row for r, row in fresh if r is rec]

@@ -23,6 +23,15 @@ class DueJob:
     handle: str
     interval_minutes: int
     next_run_at: datetime
+    live_interval_minutes: int | None = None
+    is_live: bool = False
+
+    @property
+    def cadence_minutes(self) -> int:
+        """The interval in force: the live one while the account is live (adaptive polling)."""
+        if self.is_live and self.live_interval_minutes is not None:
+            return self.live_interval_minutes
+        return self.interval_minutes
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,5 +76,5 @@ def plan_commands(
                 scheduled_for=now,
                 deadline=now + deadline,
             ))
-    next_runs = {j.job_id: next_run_after(j.next_run_at, j.interval_minutes, now) for j in due}
+    next_runs = {j.job_id: next_run_after(j.next_run_at, j.cadence_minutes, now) for j in due}
     return Plan(tuple(commands), next_runs)

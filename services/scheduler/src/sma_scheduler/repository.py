@@ -18,7 +18,8 @@ NEVER = datetime(1, 1, 1, tzinfo=UTC)
 # in (after, upto] only, so late and on-time jobs can be claimed apart (late ones are paced);
 # held platforms (and held Mastodon instances) are left due.
 CLAIM_DUE_JOBS = """
-SELECT j.id, j.account_id, j.platform, a.external_id, a.handle, j.interval_minutes, j.next_run_at
+SELECT j.id, j.account_id, j.platform, a.external_id, a.handle, j.interval_minutes, j.next_run_at,
+       j.live_interval_minutes, j.is_live
 FROM monitoring_jobs j
 JOIN accounts a ON a.id = j.account_id
 WHERE j.status = 'active' AND j.next_run_at <= $1 AND j.next_run_at > $3
@@ -48,7 +49,7 @@ async def claim_due_jobs(
     )
     return [
         DueJob(r["id"], r["account_id"], Platform(r["platform"]), r["external_id"], r["handle"],
-               r["interval_minutes"], r["next_run_at"])
+               r["interval_minutes"], r["next_run_at"], r["live_interval_minutes"], r["is_live"])
         for r in rows
     ]
 

@@ -18,8 +18,8 @@ from sma_platforms import ResolvedAccount
 
 _COLUMNS = """
     j.id, j.account_id, j.platform, a.handle, a.display_name, a.external_id, j.interval_minutes,
-    j.status, j.next_run_at, j.last_run_at, j.last_status, j.consecutive_failures, j.created_at,
-    j.updated_at
+    j.live_interval_minutes, j.is_live, j.status, j.next_run_at, j.last_run_at, j.last_status,
+    j.consecutive_failures, j.created_at, j.updated_at
 """
 _JOINED = f"SELECT {_COLUMNS} FROM monitoring_jobs j JOIN accounts a ON a.id = j.account_id"
 
@@ -76,7 +76,9 @@ async def job_exists(pool: asyncpg.Pool, job_id: UUID) -> bool:
     return bool(await pool.fetchval("SELECT EXISTS (SELECT 1 FROM monitoring_jobs WHERE id = $1)", job_id))
 
 
-async def create_job(pool: asyncpg.Pool, account: ResolvedAccount, interval_minutes: int) -> tuple[JobOut, bool]:
+async def create_job(
+    pool: asyncpg.Pool, account: ResolvedAccount, interval_minutes: int, live_interval_minutes: int | None = None
+) -> tuple[JobOut, bool]:
     """Upsert the account and create its job; (job, created). An existing job is returned as is."""
     async with pool.acquire() as conn, conn.transaction():
         account_id = await conn.fetchval(
@@ -90,33 +92,53 @@ async def create_job(pool: asyncpg.Pool, account: ResolvedAccount, interval_minu
         )
         created = await conn.fetchval(
             """
-            INSERT INTO monitoring_jobs (id, account_id, platform, interval_minutes, next_run_at)
-            SELECT n.id, $1, $2, $3, sma_job_slot(n.id, $3, now()) FROM (SELECT gen_random_uuid() AS id) AS n
+            INSERT INTO monitoring_jobs (id, account_id, platform, interval_minutes, live_interval_minutes,
+                                         next_run_at)
+            SELECT n.id, $1, $2, $3, $4, sma_job_slot(n.id, $3, now()) FROM (SELECT gen_random_uuid() AS id) AS n
             ON CONFLICT (account_id) DO NOTHING
             RETURNING id
             """,
-            account_id, account.platform, interval_minutes,
+            account_id, account.platform, interval_minutes, live_interval_minutes,
         )
         row = await conn.fetchrow(f"{_JOINED} WHERE j.account_id = $1", account_id)
     return _job(row), created is not None
 
 
+@dataclass(frozen=True, slots=True)
+class LiveInterval:
+    """A change of the live interval (adaptive polling): `minutes` None removes it."""
+
+    minutes: int | None
+
+
+class LiveIntervalRefused(ValueError):
+    pass
+
+
 async def update_job(
-    pool: asyncpg.Pool, job_id: UUID, interval_minutes: int | None, status: JobStatus | None
+    pool: asyncpg.Pool, job_id: UUID, interval_minutes: int | None, status: JobStatus | None,
+    live: LiveInterval | None = None,
 ) -> JobOut | None:
-    """Change interval and/or status. A new interval or a resume puts the next run on the job's
-    own slot within its interval (`sma_job_slot`), so changing many jobs at once spreads them."""
-    row = await pool.fetchrow(
-        _updated("""
-            interval_minutes = COALESCE($2, interval_minutes),
-            next_run_at = CASE
-                WHEN ($3::text = 'active' AND status = 'paused') OR $2::int IS NOT NULL
-                    THEN sma_job_slot(id, COALESCE($2, interval_minutes), now())
-                ELSE next_run_at END,
-            status = COALESCE($3, status)
-        """),
-        job_id, interval_minutes, status,
-    )
+    """Change interval, status and/or live interval. A new interval or a resume puts the next run
+    on the job's own slot within its interval (`sma_job_slot`), so changing many jobs at once
+    spreads them. Raises `LiveIntervalRefused` for a live interval the job cannot take."""
+    try:
+        row = await pool.fetchrow(
+            _updated("""
+                interval_minutes = COALESCE($2, interval_minutes),
+                next_run_at = CASE
+                    WHEN ($3::text = 'active' AND status = 'paused') OR $2::int IS NOT NULL
+                        THEN sma_job_slot(id, COALESCE($2, interval_minutes), now())
+                    ELSE next_run_at END,
+                status = COALESCE($3, status),
+                live_interval_minutes = CASE WHEN $4 THEN $5::int ELSE live_interval_minutes END
+            """),
+            job_id, interval_minutes, status, live is not None, live.minutes if live else None,
+        )
+    except asyncpg.CheckViolationError as exc:
+        if exc.constraint_name == "monitoring_jobs_live_interval_check":
+            raise LiveIntervalRefused("live_interval_minutes must be shorter than interval_minutes") from None
+        raise
     return _job(row) if row else None
 
 

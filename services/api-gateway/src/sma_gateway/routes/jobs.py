@@ -8,10 +8,11 @@ from uuid import UUID
 from aiohttp import web
 from pydantic import TypeAdapter
 
+from sma_common.platforms import LIVE_PLATFORMS
 from sma_gateway import state
 from sma_gateway.adapters import resolve_account
 from sma_gateway.pagination import decode_cursor, encode_cursor, next_link, page_limit, split_page
-from sma_gateway.problem import ProblemError, not_found
+from sma_gateway.problem import FieldError, ProblemError, invalid, not_found
 from sma_gateway.repositories import jobs
 from sma_gateway.responses import list_response, model_response
 from sma_gateway.schemas import JobCreate, JobListQuery, JobOut, JobUpdate, UtcDatetime
@@ -43,7 +44,8 @@ async def list_jobs(request: web.Request) -> web.Response:
 async def create_job(request: web.Request) -> web.Response:
     body = await parse_body(request, JobCreate, request.app[state.SETTINGS].max_request_body_bytes)
     account = await resolve_account(request.app[state.ADAPTERS], body.platform, body.account)
-    job, created = await jobs.create_job(request.app[state.DATABASE].pool, account, body.interval_minutes)
+    job, created = await jobs.create_job(request.app[state.DATABASE].pool, account, body.interval_minutes,
+                                         body.live_interval_minutes)
     response = model_response(job, 201 if created else 200)
     if created:
         response.headers["Location"] = f"/api/jobs/{job.id}"
@@ -58,8 +60,21 @@ async def get_job(request: web.Request) -> web.Response:
 async def update_job(request: web.Request) -> web.Response:
     job_id = parse_job_id(request)
     body = await parse_body(request, JobUpdate, request.app[state.SETTINGS].max_request_body_bytes)
-    job = await jobs.update_job(request.app[state.DATABASE].pool, job_id, body.interval_minutes, body.status)
+    pool = request.app[state.DATABASE].pool
+    live = jobs.LiveInterval(body.live_interval_minutes) if body.sets_live_interval else None
+    if live is not None and live.minutes is not None:
+        current = _found(await jobs.get_job(pool, job_id), job_id)
+        if current.platform not in LIVE_PLATFORMS:
+            raise _live_refused(f"live_interval_minutes applies to {', '.join(sorted(LIVE_PLATFORMS))} only")
+    try:
+        job = await jobs.update_job(pool, job_id, body.interval_minutes, body.status, live)
+    except jobs.LiveIntervalRefused as exc:
+        raise _live_refused(str(exc)) from None
     return model_response(_found(job, job_id))
+
+
+def _live_refused(detail: str) -> ProblemError:
+    return invalid([FieldError("body", "live_interval_minutes", detail)])
 
 
 async def delete_job(request: web.Request) -> web.Response:

@@ -1,5 +1,5 @@
-"""Scheduling at scale: each job's slot within its interval, and an index of dispatched jobs
-not yet finished (the scheduler's backpressure).
+"""Scheduling at scale: each job's slot within its interval, an index of dispatched jobs not yet
+finished (the scheduler's backpressure), and adaptive polling (a faster interval while live).
 
 `sma_job_slot(job_id, interval_minutes, after)` is the first whole second at or after `after`
 that falls on the job's own phase within its interval; the phase comes from the job id, so a
@@ -30,6 +30,15 @@ UPGRADE: list[str] = [
                          % (interval_minutes::bigint * 60) AS p) AS s
     $fn$
     """,
+    # Adaptive polling: `live_interval_minutes` applies while the account is live (Twitch), as
+    # the collector last saw it (`is_live`).
+    """
+    ALTER TABLE monitoring_jobs
+        ADD COLUMN live_interval_minutes integer
+            CONSTRAINT monitoring_jobs_live_interval_check
+            CHECK (live_interval_minutes >= 1 AND live_interval_minutes < interval_minutes),
+        ADD COLUMN is_live boolean NOT NULL DEFAULT false
+    """,
     # Jobs dispatched and not finished since: how far each platform's collectors are behind.
     """
     CREATE INDEX monitoring_jobs_in_flight_idx ON monitoring_jobs (platform, last_dispatched_at)
@@ -39,6 +48,7 @@ UPGRADE: list[str] = [
 
 DOWNGRADE: list[str] = [
     "DROP INDEX IF EXISTS monitoring_jobs_in_flight_idx",
+    "ALTER TABLE monitoring_jobs DROP COLUMN IF EXISTS is_live, DROP COLUMN IF EXISTS live_interval_minutes",
     "DROP FUNCTION IF EXISTS sma_job_slot(uuid, integer, timestamptz)",
 ]
 
