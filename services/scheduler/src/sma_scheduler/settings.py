@@ -9,7 +9,9 @@ from sma_common.settings import DatabaseSettings, HttpServerSettings, KafkaSetti
 
 class SchedulerSettings(HttpServerSettings, LoggingSettings, DatabaseSettings, KafkaSettings, RedisSettings):
     http_port: int = Field(default=8081, ge=0, le=65535)
-    scheduler_tick_seconds: float = Field(default=1.0, gt=0, le=300)
+    # A job waits at most one tick past its due time: a quarter second keeps the dispatch lag's
+    # p99 under a second, for four cheap index probes a second when nothing is due.
+    scheduler_tick_seconds: float = Field(default=0.25, gt=0, le=300)
     scheduler_claim_limit: int = Field(default=2000, ge=1, le=100_000)
     scheduler_command_deadline_seconds: int = Field(default=300, ge=10, le=86_400)
     scheduler_heartbeat_seconds: float = Field(default=5.0, gt=0, le=300)
