@@ -30,9 +30,9 @@ async def test_db_upgrade_current_downgrade(empty_database_url: str) -> None:
     code, out, _ = await sma("db", "current", database_url=empty_database_url)
     assert code == 0 and "base (empty)" in out
     code, out, _ = await sma("db", "upgrade", database_url=empty_database_url)
-    assert code == 0 and "schema at 0002" in out
+    assert code == 0 and "schema at 0003" in out
     code, out, _ = await sma("db", "current", database_url=empty_database_url)
-    assert code == 0 and "0002 (head)" in out
+    assert code == 0 and "0003 (head)" in out
     code, out, _ = await sma("db", "downgrade", "base", database_url=empty_database_url)
     assert code == 0 and "base (empty)" in out
 

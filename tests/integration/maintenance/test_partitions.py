@@ -41,7 +41,7 @@ async def test_partitions_are_created_ahead_and_reported(db: asyncpg.Pool, datab
         assert today + timedelta(days=12) in await partition_days(db, table)
     run = detailed["maintenance"]["last_runs"]["partitions"]
     assert detailed["maintenance"]["leader"] is True and run["status"] == "success"
-    newest = {t["table"]: t["newest"] for t in run["tables"]}
+    newest = {t["table"]: t["newest"] for t in run["summary"]["tables"]}
     ahead = str(today + timedelta(days=12))
     assert newest == {"metric_points": ahead, "job_executions": ahead}
     assert 'sma_maintenance_task_runs_total{status="success",task="partitions"}' in exposition

@@ -1,10 +1,12 @@
-"""`sma db upgrade|downgrade|current`: the schema migrations, as the Kubernetes Job runs them."""
+"""`sma db upgrade|downgrade|current`: the schema migrations, as the Kubernetes Job runs them; and
+`sma db maintenance` (in `sma_cli.commands.maintenance`)."""
 
 from __future__ import annotations
 
 import argparse
 from types import ModuleType
 
+from sma_cli.commands import maintenance
 from sma_cli.console import err, out
 from sma_cli.settings import CliSettings
 
@@ -18,6 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     down.add_argument("revision", help="target revision, e.g. base or -1")
     down.set_defaults(fn=downgrade)
     db.add_parser("current", help="show the applied revision").set_defaults(fn=current)
+    maintenance.register(db)
 
 
 def _migrations() -> ModuleType:
