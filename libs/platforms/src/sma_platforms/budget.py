@@ -174,6 +174,8 @@ class BudgetGate:
 
     async def hold(self, scope: str, until: float, reason: str) -> None:
         """Refuse the scope's calls on every replica until `until` (epoch seconds)."""
+        if reason == "quota" and self._listener is not None:
+            self._listener.limited(self.platform)  # a spent quota stops fetches as a 429 does
         held = self._local_holds.get(scope)
         if held is None or held[0] < until:
             self._local_holds[scope] = (until, reason)
