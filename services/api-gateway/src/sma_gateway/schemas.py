@@ -111,6 +111,22 @@ class JobListQuery(PageQuery):
     account_id: AccountId | None = None
 
 
+class JobBulkQuery(_Query):
+    """Which jobs a bulk change applies to. A change of every job must be explicit: name a
+    `platform` or an `account_id` (`status` only narrows), or send `all=true`."""
+
+    platform: Platform | None = None
+    status: JobStatus | None = None
+    account_id: AccountId | None = None
+    all: bool = False
+
+    @model_validator(mode="after")
+    def _filtered_or_explicit(self) -> Self:
+        if self.platform is None and self.account_id is None and not self.all:
+            raise ValueError("name the jobs to change with platform or account_id, or send all=true")
+        return self
+
+
 class ExecutionListQuery(PageQuery):
     status: ExecutionStatus | None = None
 
@@ -163,6 +179,13 @@ class JobOut(_Response):
     consecutive_failures: int
     created_at: datetime
     updated_at: datetime
+
+
+class BulkJobResult(_Response):
+    """A bulk change: how many jobs the filters matched, and how many of them actually changed."""
+
+    matched: int
+    changed: int
 
 
 class ExecutionOut(_Response):

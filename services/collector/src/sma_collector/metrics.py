@@ -43,7 +43,8 @@ class CollectorMetrics:
             consumer_lag=Gauge("sma_collector_consumer_lag_messages",
                                "Messages not yet consumed on this collector's assigned partitions.", registry=registry),
             dead_letters=Counter("sma_collector_dead_letters_total",
-                                 "Commands sent to the dead-letter topic: undecodable, or refused by the database for good.", registry=registry),
+                                 "Commands sent to the dead-letter topic: undecodable, or refused by the database "
+                                 "for good.", registry=registry),
             cache_invalidations=Counter("sma_collector_cache_invalidations_total",
                                         "Cache invalidations after writing points, by result (ok, skipped).",
                                         ["result"], registry=registry),

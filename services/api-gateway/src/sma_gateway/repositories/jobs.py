@@ -142,6 +142,70 @@ async def update_job(
     return _job(row) if row else None
 
 
+@dataclass(frozen=True, slots=True)
+class BulkCount:
+    matched: int
+    changed: int
+
+
+async def update_jobs(
+    pool: asyncpg.Pool, where: JobFilter, interval_minutes: int | None, status: JobStatus | None,
+    live: LiveInterval | None = None,
+) -> BulkCount:
+    """`update_job` for every job `where` matches, in one statement. Only jobs whose values
+    actually differ are written (`changed`), so repeating a call changes nothing; a new interval
+    or a resume puts each job on its own slot (`sma_job_slot`), so thousands changed at once
+    spread over the interval. Raises `LiveIntervalRefused` if any job cannot take the live
+    interval (then none changes)."""
+    try:
+        row = await pool.fetchrow(
+            """
+            WITH changed AS (
+                UPDATE monitoring_jobs SET
+                    interval_minutes = COALESCE($4, interval_minutes),
+                    next_run_at = CASE
+                        WHEN ($5::text = 'active' AND status = 'paused')
+                          OR interval_minutes IS DISTINCT FROM COALESCE($4::int, interval_minutes)
+                            THEN sma_job_slot(id, COALESCE($4, interval_minutes), now())
+                        ELSE next_run_at END,
+                    status = COALESCE($5, status),
+                    live_interval_minutes = CASE WHEN $6 THEN $7::int ELSE live_interval_minutes END,
+                    updated_at = now()
+                WHERE ($1::text IS NULL OR platform = $1)
+                  AND ($2::text IS NULL OR status = $2)
+                  AND ($3::bigint IS NULL OR account_id = $3)
+                  AND (interval_minutes IS DISTINCT FROM COALESCE($4::int, interval_minutes)
+                       OR status IS DISTINCT FROM COALESCE($5::text, status)
+                       OR ($6 AND live_interval_minutes IS DISTINCT FROM $7::int))
+                RETURNING 1
+            )
+            SELECT (SELECT count(*) FROM monitoring_jobs
+                     WHERE ($1::text IS NULL OR platform = $1)
+                       AND ($2::text IS NULL OR status = $2)
+                       AND ($3::bigint IS NULL OR account_id = $3)) AS matched,
+                   (SELECT count(*) FROM changed) AS changed
+            """,
+            where.platform, where.status, where.account_id, interval_minutes, status,
+            live is not None, live.minutes if live else None,
+        )
+    except asyncpg.CheckViolationError as exc:
+        if exc.constraint_name == "monitoring_jobs_live_interval_check":
+            raise LiveIntervalRefused(
+                "live_interval_minutes must be shorter than interval_minutes (of every matched job)"
+            ) from None
+        raise
+    assert row is not None
+    return BulkCount(row["matched"], row["changed"])
+
+
+async def pause_jobs(pool: asyncpg.Pool, where: JobFilter) -> BulkCount:
+    return await update_jobs(pool, where, None, "paused")
+
+
+async def resume_jobs(pool: asyncpg.Pool, where: JobFilter) -> BulkCount:
+    return await update_jobs(pool, where, None, "active")
+
+
 async def pause_job(pool: asyncpg.Pool, job_id: UUID) -> JobOut | None:
     return await update_job(pool, job_id, None, "paused")
 

@@ -1,5 +1,6 @@
 """/api/jobs handlers: list, create (resolving the account on its platform), read, change, delete,
-pause, resume and run-now. Each parses, calls the repository, and renders."""
+pause, resume and run-now, and the bulk change, pause and resume of every job a filter matches.
+Each parses, calls the repository, and renders."""
 
 from __future__ import annotations
 
@@ -15,7 +16,15 @@ from sma_gateway.pagination import decode_cursor, encode_cursor, next_link, page
 from sma_gateway.problem import FieldError, ProblemError, invalid, not_found
 from sma_gateway.repositories import jobs
 from sma_gateway.responses import list_response, model_response
-from sma_gateway.schemas import JobCreate, JobListQuery, JobOut, JobUpdate, UtcDatetime
+from sma_gateway.schemas import (
+    BulkJobResult,
+    JobBulkQuery,
+    JobCreate,
+    JobListQuery,
+    JobOut,
+    JobUpdate,
+    UtcDatetime,
+)
 from sma_gateway.validation import parse_body, parse_job_id, parse_query
 
 _CURSOR = TypeAdapter(tuple[UtcDatetime, UUID])
@@ -77,6 +86,42 @@ def _live_refused(detail: str) -> ProblemError:
     return invalid([FieldError("body", "live_interval_minutes", detail)])
 
 
+def _bulk_filter(request: web.Request) -> jobs.JobFilter:
+    query = parse_query(request, JobBulkQuery)
+    return jobs.JobFilter(query.platform, query.status, query.account_id)
+
+
+def _bulk_result(count: jobs.BulkCount) -> web.Response:
+    return model_response(BulkJobResult(matched=count.matched, changed=count.changed))
+
+
+async def update_jobs(request: web.Request) -> web.Response:
+    """PATCH /api/jobs?platform=…: the single-job PATCH applied to every matching job at once."""
+    where = _bulk_filter(request)
+    body = await parse_body(request, JobUpdate, request.app[state.SETTINGS].max_request_body_bytes)
+    live = jobs.LiveInterval(body.live_interval_minutes) if body.sets_live_interval else None
+    if live is not None and live.minutes is not None and where.platform not in LIVE_PLATFORMS:
+        # Checked on the filter, not per job: a bulk change never half-applies to other platforms.
+        raise _live_refused(
+            f"live_interval_minutes applies to {', '.join(sorted(LIVE_PLATFORMS))} only; "
+            "filter on such a platform"
+        )
+    try:
+        count = await jobs.update_jobs(request.app[state.DATABASE].pool, where, body.interval_minutes,
+                                       body.status, live)
+    except jobs.LiveIntervalRefused as exc:
+        raise _live_refused(str(exc)) from None
+    return _bulk_result(count)
+
+
+async def pause_jobs(request: web.Request) -> web.Response:
+    return _bulk_result(await jobs.pause_jobs(request.app[state.DATABASE].pool, _bulk_filter(request)))
+
+
+async def resume_jobs(request: web.Request) -> web.Response:
+    return _bulk_result(await jobs.resume_jobs(request.app[state.DATABASE].pool, _bulk_filter(request)))
+
+
 async def delete_job(request: web.Request) -> web.Response:
     job_id = parse_job_id(request)
     if not await jobs.delete_job(request.app[state.DATABASE].pool, job_id):
@@ -106,6 +151,10 @@ def routes() -> list[web.RouteDef]:
     return [
         web.get("/api/jobs", list_jobs),
         web.post("/api/jobs", create_job),
+        # Bulk routes before the `{id}` ones, so `/api/jobs/pause` never reads as a job id.
+        web.patch("/api/jobs", update_jobs),
+        web.post("/api/jobs/pause", pause_jobs),
+        web.post("/api/jobs/resume", resume_jobs),
         web.get("/api/jobs/{id}", get_job),
         web.put("/api/jobs/{id}", update_job),
         web.patch("/api/jobs/{id}", update_job),
