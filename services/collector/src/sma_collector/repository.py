@@ -35,7 +35,9 @@ ON CONFLICT DO NOTHING
 """
 
 # Rows in job-id order, so concurrent writers lock jobs in the same order (no deadlock). A
-# rate-limited job is next due when the platform takes calls again, not at its interval; an
+# rate-limited job is next due when the platform takes calls again (spread over the minute after
+# the reset by the job's slot, so thousands held by one reset do not come due together), not at
+# its interval; an
 # account seen going live is next due within its job's live interval (adaptive polling).
 UPDATE_JOBS = """
 UPDATE monitoring_jobs AS j
@@ -43,7 +45,7 @@ SET last_run_at = u.finished_at, last_status = u.status, updated_at = now(),
     consecutive_failures = CASE WHEN u.status = 'success' THEN 0 ELSE j.consecutive_failures + 1 END,
     is_live = COALESCE(u.is_live, j.is_live),
     next_run_at = CASE
-        WHEN u.retry_at IS NOT NULL THEN u.retry_at
+        WHEN u.retry_at IS NOT NULL THEN sma_job_slot(j.id, 1, u.retry_at)
         WHEN u.is_live AND j.live_interval_minutes IS NOT NULL
             THEN LEAST(j.next_run_at, u.finished_at + make_interval(mins => j.live_interval_minutes))
         ELSE j.next_run_at END

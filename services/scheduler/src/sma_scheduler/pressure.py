@@ -146,13 +146,16 @@ class CatchUp:
         wanted = late / s.scheduler_catchup_window_seconds
         self._rate = max(floor, wanted, self._rate if late else floor)
 
-    def quota(self, now: datetime) -> int:
-        """Late jobs this tick may dispatch: the rate's worth of the time since the last tick, and
-        at most one second's worth, so a long pause between ticks is not paid back at once."""
+    def take(self, now: datetime, limit: int) -> int:
+        """Reserve the late jobs this tick may dispatch (at most `limit`): the rate's worth of the
+        time since the last tick, and at most one second's worth, so a long pause between ticks
+        is not paid back at once. Reserved at once, so concurrent tick loops share the pace."""
         elapsed = 1.0 if self._last is None else max(0.0, (now - self._last).total_seconds())
         self._last = now
         self._tokens = min(self._rate, self._tokens + elapsed * self._rate)
-        return int(self._tokens)
+        taken = min(limit, int(self._tokens))
+        self._tokens -= taken
+        return taken
 
-    def spend(self, dispatched: int) -> None:
-        self._tokens = max(0.0, self._tokens - dispatched)
+    def give_back(self, unused: int) -> None:
+        self._tokens = min(self._rate, self._tokens + unused)

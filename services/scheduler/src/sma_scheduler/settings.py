@@ -13,6 +13,9 @@ class SchedulerSettings(HttpServerSettings, LoggingSettings, DatabaseSettings, K
     # p99 under a second, for four cheap index probes a second when nothing is due.
     scheduler_tick_seconds: float = Field(default=0.25, gt=0, le=300)
     scheduler_claim_limit: int = Field(default=2000, ge=1, le=100_000)
+    # Tick loops per process, each claiming in its own transaction: one's database round trips
+    # overlap another's produce when a backlog is due.
+    scheduler_claim_workers: int = Field(default=2, ge=1, le=16)
     scheduler_command_deadline_seconds: int = Field(default=300, ge=10, le=86_400)
     scheduler_heartbeat_seconds: float = Field(default=5.0, gt=0, le=300)
     # Backpressure: above this many jobs dispatched and not finished, a platform is held (its

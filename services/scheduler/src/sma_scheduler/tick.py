@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -20,10 +21,11 @@ from aiokafka.errors import KafkaError
 from sma_common.clock import Clock
 from sma_common.db import TRANSIENT_DB_ERRORS, DatabasePool
 from sma_common.kafka import KafkaProducer
-from sma_common.messages import encode_command
+from sma_common.messages import FetchCommand, encode_command
+from sma_common.platforms import Platform
 from sma_common.service import sleep_or_stop
 from sma_scheduler.metrics import SchedulerMetrics
-from sma_scheduler.planning import plan_commands
+from sma_scheduler.planning import DueJob, plan_commands
 from sma_scheduler.pressure import CatchUp, Pressure
 from sma_scheduler.repository import advance_jobs, claim_due_jobs
 from sma_scheduler.settings import SchedulerSettings
@@ -48,6 +50,7 @@ class Ticker:
         self._settings, self._db, self._producer = settings, db, producer
         self._metrics, self._clock, self._pressure = metrics, clock, pressure
         self._catch_up = CatchUp(settings)
+        self._refreshing = asyncio.Lock()
         self.last_tick_at: datetime | None = None
         self.last_result: TickResult | None = None
         self.consecutive_errors = 0
@@ -55,19 +58,20 @@ class Ticker:
     async def tick(self) -> TickResult:
         s = self._settings
         async with self._db.pool.acquire() as conn:
-            if self._pressure.stale(self._clock.now()):
-                state = await self._pressure.refresh(conn, self._clock.now())
-                self._catch_up.set_backlog(state.late)
+            async with self._refreshing:
+                if self._pressure.stale(self._clock.now()):
+                    state = await self._pressure.refresh(conn, self._clock.now())
+                    self._catch_up.set_backlog(state.late)
             state = self._pressure.state
             async with conn.transaction():
                 now = self._clock.now()
                 late_before = now - timedelta(seconds=s.scheduler_late_after_seconds)
                 platforms, instances = state.held.keys(), state.held_instances.keys()
                 # Late jobs (after an outage) at the catch-up pace, then every job due on time.
-                quota = min(self._catch_up.quota(now), s.scheduler_claim_limit)
+                quota = self._catch_up.take(now, s.scheduler_claim_limit)
                 late = await claim_due_jobs(conn, late_before, quota, held_platforms=platforms,
                                             held_instances=instances)
-                self._catch_up.spend(len(late))
+                self._catch_up.give_back(quota - len(late))
                 on_time = await claim_due_jobs(conn, now, s.scheduler_claim_limit - len(late), after=late_before,
                                                held_platforms=platforms, held_instances=instances)
                 due = late + on_time
@@ -78,15 +82,28 @@ class Ticker:
                     s.kafka_commands_topic, [(c.command_id.encode(), encode_command(c)) for c in plan.commands]
                 )
                 await advance_jobs(conn, plan.next_runs, now)
-        for job in due:
-            self._metrics.jobs_dispatched.labels(job.platform.value).inc()
-            self._metrics.dispatch_lag.labels(job.platform.value).observe((now - job.next_run_at).total_seconds())
-        for command in plan.commands:
-            self._metrics.commands_dispatched.labels(command.platform.value).inc()
+        self._record(now, due, plan.commands)
         log.info("scheduler.dispatched", jobs=len(due), late=len(late), commands=len(plan.commands))
         return TickResult(len(due), len(plan.commands), full=len(on_time) >= s.scheduler_claim_limit - len(late))
 
+    def _record(self, now: datetime, due: list[DueJob], commands: tuple[FetchCommand, ...]) -> None:
+        lags: dict[Platform, list[float]] = {}
+        for job in due:
+            lags.setdefault(job.platform, []).append((now - job.next_run_at).total_seconds())
+        for platform, values in lags.items():
+            self._metrics.jobs_dispatched.labels(platform.value).inc(len(values))
+            histogram = self._metrics.dispatch_lag.labels(platform.value)  # one label lookup per platform
+            for lag in values:
+                histogram.observe(lag)
+        for platform, count in Counter(c.platform for c in commands).items():
+            self._metrics.commands_dispatched.labels(platform.value).inc(count)
+
     async def run(self, stopping: asyncio.Event) -> None:
+        """`scheduler_claim_workers` tick loops: each claims in its own transaction (SKIP LOCKED
+        keeps their claims apart), so one's database round trips overlap another's produce."""
+        await asyncio.gather(*(self._work(stopping) for _ in range(self._settings.scheduler_claim_workers)))
+
+    async def _work(self, stopping: asyncio.Event) -> None:
         while not stopping.is_set():
             started = time.perf_counter()
             try:
