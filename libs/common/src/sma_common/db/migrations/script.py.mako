@@ -5,7 +5,7 @@ Revises: ${down_revision | comma,n}
 Create Date: ${create_date}
 """
 
-from alembic import op
+from sma_common.db.migrations.statements import execute_all
 
 revision = ${repr(up_revision)}
 down_revision = ${repr(down_revision)}
@@ -17,10 +17,8 @@ DOWNGRADE: list[str] = []
 
 
 def upgrade() -> None:
-    for statement in UPGRADE:
-        op.execute(statement)
+    execute_all(UPGRADE)
 
 
 def downgrade() -> None:
-    for statement in DOWNGRADE:
-        op.execute(statement)
+    execute_all(DOWNGRADE)

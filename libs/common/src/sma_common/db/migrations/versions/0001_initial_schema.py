@@ -5,7 +5,7 @@ Revises:
 Create Date: 2026-11-27
 """
 
-from alembic import op
+from sma_common.db.migrations.statements import execute_all
 
 revision = "0001"
 down_revision = None
@@ -193,10 +193,8 @@ DOWNGRADE: list[str] = [
 
 
 def upgrade() -> None:
-    for statement in UPGRADE:
-        op.execute(statement)
+    execute_all(UPGRADE)
 
 
 def downgrade() -> None:
-    for statement in DOWNGRADE:
-        op.execute(statement)
+    execute_all(DOWNGRADE)

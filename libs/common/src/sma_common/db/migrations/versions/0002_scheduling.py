@@ -11,7 +11,7 @@ Revises: 0001
 Create Date: 2026-11-27
 """
 
-from alembic import op
+from sma_common.db.migrations.statements import execute_all
 
 revision = "0002"
 down_revision = "0001"
@@ -54,10 +54,8 @@ DOWNGRADE: list[str] = [
 
 
 def upgrade() -> None:
-    for statement in UPGRADE:
-        op.execute(statement)
+    execute_all(UPGRADE)
 
 
 def downgrade() -> None:
-    for statement in DOWNGRADE:
-        op.execute(statement)
+    execute_all(DOWNGRADE)

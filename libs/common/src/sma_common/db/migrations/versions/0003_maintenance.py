@@ -6,7 +6,7 @@ Revises: 0002
 Create Date: 2026-11-27
 """
 
-from alembic import op
+from sma_common.db.migrations.statements import execute_all
 
 revision = "0003"
 down_revision = "0002"
@@ -34,10 +34,8 @@ DOWNGRADE: list[str] = [
 
 
 def upgrade() -> None:
-    for statement in UPGRADE:
-        op.execute(statement)
+    execute_all(UPGRADE)
 
 
 def downgrade() -> None:
-    for statement in DOWNGRADE:
-        op.execute(statement)
+    execute_all(DOWNGRADE)
