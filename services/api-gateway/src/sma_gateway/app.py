@@ -19,6 +19,7 @@ from sma_gateway.budgets import BudgetReader
 from sma_gateway.cache import ReadThroughCache
 from sma_gateway.metrics import GatewayMetrics
 from sma_gateway.problem import problem_middleware
+from sma_gateway.rate_limit import KeyLimits, KeyRateLimiter, rate_limit_middleware
 from sma_gateway.readiness import scheduler_check
 from sma_gateway.routes import api_routes
 from sma_gateway.settings import GatewaySettings
@@ -57,11 +58,14 @@ def build(settings: GatewaySettings) -> Service:
     adapters = build_adapters(settings, gates=gates)
     throttle = LastUsedThrottle(settings.api_key_last_used_interval_seconds)
     authenticator = KeyAuthenticator(db, throttle, settings.api_key_last_used_interval_seconds)
+    limits = KeyLimits(settings.api_rate_limit_per_minute, settings.api_rate_limit_burst,
+                       settings.api_rate_limit_overrides)
+    key_limiter = KeyRateLimiter(limiter, limits, RedisBreaker(settings.cache_redis_retry_seconds), clock)
     # Inside the request metrics every service has: problems (so every error is problem+json),
-    # then auth.
+    # then auth, then the per-key rate limit (it needs the authenticated key).
     service = Service.from_settings(
         SERVICE_NAME, __version__, settings,
-        middlewares=[problem_middleware(), auth_middleware(authenticator)],
+        middlewares=[problem_middleware(), auth_middleware(authenticator), rate_limit_middleware(key_limiter)],
         client_max_size=settings.max_request_body_bytes,
     )
     metrics = GatewayMetrics(service.registry)

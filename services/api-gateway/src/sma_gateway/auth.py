@@ -33,6 +33,7 @@ class Principal:
     key_id: int
     name: str
     scopes: tuple[str, ...]
+    prefix: str  # the token's public prefix (never the secret)
 
 
 PRINCIPAL = web.RequestKey("principal", Principal)
@@ -102,7 +103,7 @@ class KeyAuthenticator:
             raise _unauthorized("The API key is unknown or revoked.", "invalid_token")
         if self._throttle.due(stored.id):
             await api_keys.touch_last_used(self._db.pool, stored.id, self._interval)
-        return Principal(stored.id, stored.name, stored.scopes)
+        return Principal(stored.id, stored.name, stored.scopes, prefix)
 
 
 def auth_middleware(authenticator: KeyAuthenticator) -> Middleware:

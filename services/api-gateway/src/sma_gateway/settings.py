@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Self
+from typing import Annotated, Self
 
 from pydantic import Field, model_validator
 
@@ -29,6 +29,11 @@ class GatewaySettings(HttpServerSettings, LoggingSettings, DatabaseSettings, Red
     # A week of one-minute points fits in one response.
     metrics_points_limit_max: int = Field(default=20_000, ge=1, le=1_000_000)
     api_key_last_used_interval_seconds: float = Field(default=60.0, ge=0, le=86_400)
+    # Per API key, on /api/*: a bucket of `burst` requests refilled at per_minute / 60 a second.
+    api_rate_limit_per_minute: int = Field(default=600, ge=0, le=1_000_000)  # 0: no limit
+    api_rate_limit_burst: int = Field(default=100, ge=1, le=1_000_000)
+    # Key prefix -> per-minute limit for that key (0: no limit); e.g. {"abcdefgh": 60}.
+    api_rate_limit_overrides: dict[str, Annotated[int, Field(ge=0, le=1_000_000)]] = Field(default_factory=dict)
     scheduler_heartbeat_max_age_seconds: float = Field(default=30.0, gt=0, le=3600)
 
     @model_validator(mode="after")
