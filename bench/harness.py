@@ -14,7 +14,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,6 +24,7 @@ import asyncpg
 import psutil
 from aiokafka import AIOKafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
+from rich.console import Console
 
 from sma_common.db import migrations
 from sma_common.messages import FetchCommand, FetchItem, command_id_for, encode_command
@@ -284,3 +285,22 @@ def write_result(area: str, started_at: datetime, figures: list[dict[str, object
     }
     path.write_text(json.dumps(result, indent=2, default=str) + "\n")
     return path
+
+
+@contextlib.contextmanager
+def step(console: Console, label: str) -> Iterator[None]:
+    """A spinner while a step runs, its duration once done."""
+    started = time.monotonic()
+    with console.status(f"{label}..."):
+        yield
+    console.print(f"  {label}: {time.monotonic() - started:.1f}s")
+
+
+def cpu_now(bench: Bench) -> dict[str, float]:
+    """CPU seconds so far of every process, this one (the benchmark's own work) included."""
+    own = psutil.Process().cpu_times()
+    return {**bench.cpu_seconds_all(), "benchmark": own.user + own.system}
+
+
+def cpu_share(before: dict[str, float], after: dict[str, float], seconds: float) -> dict[str, float]:
+    return {name: round((after[name] - before.get(name, 0.0)) / seconds, 3) for name in after}

@@ -40,7 +40,6 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -48,18 +47,29 @@ from typing import Any
 import aiohttp
 import asyncpg
 import orjson
-import psutil
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from harness import COMMANDS_TOPIC, Bench, bench_stack, figure, histogram_quantile, scrape, total, write_result
+from commands import Dispatches, _round, percentile, summary
+from harness import (
+    COMMANDS_TOPIC,
+    Bench,
+    bench_stack,
+    cpu_now,
+    cpu_share,
+    figure,
+    histogram_quantile,
+    scrape,
+    step,
+    total,
+    write_result,
+)
 
 from sma_common.kafka.topics import TopicSpec, ensure_topics
-from sma_common.messages import FetchCommand, decode_command
 
 console = Console()
 ROOT = Path(__file__).resolve().parents[2]
@@ -116,147 +126,24 @@ WHERE id = ANY($1::uuid[])
 """
 
 
-@contextlib.contextmanager
-def step(label: str) -> Iterator[None]:
-    """A spinner while a step runs, its duration once done."""
-    started = time.monotonic()
-    with console.status(f"{label}..."):
-        yield
-    console.print(f"  {label}: {time.monotonic() - started:.1f}s")
-
-
-def percentile(values: list[float], q: float) -> float | None:
-    """Nearest rank of a sorted list."""
-    if not values:
-        return None
-    return values[min(len(values) - 1, max(0, math.ceil(q * len(values)) - 1))]
-
-
-def summary(values: list[float]) -> dict[str, Any]:
-    ordered = sorted(values)
-    return {"jobs": len(ordered), "p50": _round(percentile(ordered, 0.5)), "p90": _round(percentile(ordered, 0.9)),
-            "p99": _round(percentile(ordered, 0.99)), "max": _round(ordered[-1] if ordered else None)}
-
-
-def _round(value: float | None, digits: int = 4) -> float | None:
-    return None if value is None else round(value, digits)
-
-
-class Dispatches:
-    """Every fetch command the scheduler produces, read by the benchmark's own consumer (no group,
-    from the end of the topic): the exact lag of each job due in the window, and the burst's drain."""
-
-    def __init__(self, kafka: str) -> None:
-        self._kafka = kafka
-        self._consumer: AIOKafkaConsumer | None = None
-        self._task: asyncio.Task[None] | None = None
-        self.due: dict[int, float] = {}  # job id (as int) → seeded next_run_at (Unix seconds)
-        self.window = (math.inf, -math.inf)
-        self.lags: list[tuple[float, float, float]] = []  # (due, tick lag, delivery lag)
-        self._seen: set[int] = set()
-        self.items = self.commands = self.unknown = self.redispatched = 0
-        self._dispatched: set[int] = set()
-        self.burst_left: set[int] = set()
-        self.burst_first_tick: float | None = None
-        self.burst_last_received: float | None = None
-        self.burst_commands = 0
-        self.burst_done = asyncio.Event()
-
-    async def start(self) -> None:
-        consumer = AIOKafkaConsumer(
-            COMMANDS_TOPIC, bootstrap_servers=self._kafka, group_id=None, enable_auto_commit=False,
-            auto_offset_reset="latest", fetch_max_wait_ms=50, max_partition_fetch_bytes=4 * 1024 * 1024,
-        )
-        await consumer.start()
-        deadline = time.monotonic() + 30
-        while not consumer.assignment():
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"no partitions of {COMMANDS_TOPIC} assigned")
-            await asyncio.sleep(0.1)
-        for tp in consumer.assignment():
-            await consumer.position(tp)  # resolve "latest" now, before anything is produced
-        self._consumer = consumer
-        self._task = asyncio.create_task(self._run())
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        if self._consumer is not None:
-            await self._consumer.stop()
-
-    def check(self) -> None:
-        if self._task is not None and self._task.done() and not self._task.cancelled():
-            self._task.result()  # re-raise what stopped the consumer
-
-    async def _run(self) -> None:
-        assert self._consumer is not None
-        while True:
-            batches = await self._consumer.getmany(timeout_ms=500, max_records=10_000)
-            received = time.time()
-            for records in batches.values():
-                for record in records:
-                    self._record(decode_command(record.value), received)
-
-    def _record(self, command: FetchCommand, received: float) -> None:
-        tick = command.scheduled_for.timestamp()
-        self.commands += 1
-        start, end = self.window
-        in_burst = False
-        for item in command.items:
-            key = item.job_id.int
-            self.items += 1
-            if key in self.burst_left:
-                in_burst = True
-                self.burst_left.discard(key)
-                if not self.burst_left:
-                    self.burst_last_received = received
-                    self.burst_done.set()
-                continue
-            if key in self._dispatched:
-                self.redispatched += 1  # e.g. rate limited: the collector moved it to its budget's reset
-            self._dispatched.add(key)
-            due = self.due.get(key)
-            if due is None:
-                self.unknown += 1
-            elif start <= due < end and key not in self._seen:
-                self._seen.add(key)
-                self.lags.append((due, tick - due, received - due))
-        if in_burst:
-            self.burst_commands += 1
-            self.burst_first_tick = tick if self.burst_first_tick is None else min(self.burst_first_tick, tick)
-
-    def undispatched(self, now: float) -> list[float]:
-        """Lags so far of the jobs due in the window that were never dispatched."""
-        start, end = self.window
-        return [now - due for key, due in self.due.items() if start <= due < end and key not in self._seen]
-
-    def start_burst(self, job_ids: list[uuid.UUID]) -> None:
-        self.burst_left = {j.int for j in job_ids}
-        self.burst_first_tick = self.burst_last_received = None
-        self.burst_commands = 0
-        self.burst_done.clear()
-
-
 async def seed(bench: Bench, jobs: int) -> tuple[float, dict[int, float]]:
     """Accounts and jobs in SQL; returns when the first job comes due and every job's due time."""
     conn = await asyncpg.connect(bench.database_url)
     try:
         started = time.monotonic()
-        with step(f"seeding {jobs:,} accounts"):
+        with step(console, f"seeding {jobs:,} accounts"):
             await conn.execute(SEED_ACCOUNTS, jobs)
         accounts_seconds = time.monotonic() - started
         # Jobs come due from `first_due` on: far enough ahead for the jobs insert, VACUUM and
         # the scheduler's start (a misjudgement only costs idle time or a warm-up catch-up,
         # which the window excludes).
         first_due = time.time() + 10 + 2.2 * accounts_seconds
-        with step(f"seeding {jobs:,} jobs every {INTERVAL_MINUTES} minutes"):
+        with step(console, f"seeding {jobs:,} jobs every {INTERVAL_MINUTES} minutes"):
             await conn.execute(SEED_JOBS, datetime.fromtimestamp(first_due, UTC))
-        with step("VACUUM ANALYZE"):
+        with step(console, "VACUUM ANALYZE"):
             await conn.execute("VACUUM ANALYZE accounts")
             await conn.execute("VACUUM ANALYZE monitoring_jobs")
-        with step("loading due times"):
+        with step(console, "loading due times"):
             rows = await conn.fetch("SELECT id, extract(epoch FROM next_run_at)::float8 AS due FROM monitoring_jobs")
             due = {r[0].int: r[1] for r in rows}
             del rows
@@ -272,16 +159,6 @@ def source_state() -> dict[str, object]:
         return done.stdout.strip()
     return {"commit": git("rev-parse", "--short", "HEAD"),
             "uncommitted": git("status", "--porcelain", "--", "services/scheduler", "libs/common").splitlines()}
-
-
-def cpu_now(bench: Bench) -> dict[str, float]:
-    """CPU seconds so far of every process, this one (its consumer decoding every command) included."""
-    own = psutil.Process().cpu_times()
-    return {**bench.cpu_seconds_all(), "benchmark": own.user + own.system}
-
-
-def cpu_share(before: dict[str, float], after: dict[str, float], seconds: float) -> dict[str, float]:
-    return {name: round((after[name] - before.get(name, 0.0)) / seconds, 3) for name in after}
 
 
 def scheduler_env(bench: Bench) -> dict[str, str]:
@@ -387,16 +264,16 @@ async def stop_and_make_due(bench: Bench, job_ids: list[uuid.UUID]) -> int:
     collector moved to their budget's reset come due together). Returns how many were left."""
     conn = await asyncpg.connect(bench.database_url)
     try:
-        with step("letting the scheduler clear what is due"):
+        with step(console, "letting the scheduler clear what is due"):
             deadline = time.monotonic() + 60
             while await conn.fetchval(DUE_COUNT) > BACKLOG_OK and time.monotonic() < deadline:
                 await asyncio.sleep(0.5)
-        with step("VACUUM ANALYZE"):
+        with step(console, "VACUUM ANALYZE"):
             await conn.execute("VACUUM ANALYZE monitoring_jobs")  # dead rows of the phase before, for both
         stopped_at = datetime.now(UTC)
-        with step("stopping the scheduler"):
+        with step(console, "stopping the scheduler"):
             await bench.stop("scheduler")
-        with step(f"making {len(job_ids):,} jobs due at once"):
+        with step(console, f"making {len(job_ids):,} jobs due at once"):
             await conn.execute(MAKE_DUE, job_ids, stopped_at)
         ahead: int = await conn.fetchval(DUE_COUNT.replace("now()", "$1"), stopped_at)
     finally:
@@ -425,10 +302,10 @@ async def scheduler_burst(bench: Bench, dispatches: Dispatches, job_ids: list[uu
     dispatches.start_burst(job_ids)
     cpu_before = cpu_now(bench)
     spawned = time.time()
-    with step("starting the scheduler"):
+    with step(console, "starting the scheduler"):
         await bench.start("scheduler", "sma_scheduler", scheduler_env(bench))
     ready = time.time()
-    with step(f"scheduler draining {len(job_ids):,} jobs"):
+    with step(console, f"scheduler draining {len(job_ids):,} jobs"):
         while not dispatches.burst_done.is_set():
             dispatches.check()
             if time.time() - ready > 120:
@@ -471,7 +348,7 @@ async def bare_loop(bench: Bench, job_ids: list[uuid.UUID]) -> dict[str, Any]:
     cpu_before = cpu_now(bench)
     try:
         await conn.fetch(BARE_CLAIM_SQL, 0)  # prepare outside the timing
-        with step(f"bare claim-and-publish loop draining {len(job_ids):,} jobs"):
+        with step(console, f"bare claim-and-publish loop draining {len(job_ids):,} jobs"):
             started = time.perf_counter()
             while left:
                 claim_started = time.perf_counter()
@@ -503,7 +380,7 @@ async def bare_loop(bench: Bench, job_ids: list[uuid.UUID]) -> dict[str, Any]:
 async def main(args: argparse.Namespace) -> None:
     started, started_at = time.monotonic(), datetime.now(UTC)
     async with bench_stack() as bench:
-        with step("starting the simulator, gateway and collector"):
+        with step(console, "starting the simulator, gateway and collector"):
             await bench.start_simulator(accounts_per_platform=50)
             await bench.start("gateway", "sma_gateway", bench.service_env())
             await bench.start("collector", "sma_collector", bench.service_env())  # default budgets
@@ -512,7 +389,7 @@ async def main(args: argparse.Namespace) -> None:
         await dispatches.start()
         try:
             first_due, dispatches.due = await seed(bench, args.jobs)
-            with step("starting the scheduler"):
+            with step(console, "starting the scheduler"):
                 await bench.start("scheduler", "sma_scheduler", scheduler_env(bench))
             steady = await steady_state(bench, dispatches, first_due, args.minutes)
             console.print(f"  lag at tick p50 {steady['lag_at_tick']['p50']}s p99 {steady['lag_at_tick']['p99']}s "
@@ -524,7 +401,7 @@ async def main(args: argparse.Namespace) -> None:
             # The collector turns every dispatched job into a write at once (rate-limited
             # outcomes), taking about a core the bare loop would not have to share: stopped for
             # the like-for-like comparison.
-            with step("stopping the collector"):
+            with step(console, "stopping the collector"):
                 await bench.stop("collector")
             console.print("[bold]burst[/], collector stopped: the scheduler, then the bare loop")
             burst = await scheduler_burst(bench, dispatches, scheduler_ids)
