@@ -6,4 +6,5 @@ pytest_plugins = [
     "tests.fixtures.servers",
     "tests.fixtures.services",
     "tests.fixtures.simulator",
+    "tests.fixtures.stack",
 ]

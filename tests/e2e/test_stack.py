@@ -5,58 +5,13 @@ metrics follow the contract, client mistakes are 4xx problems, and `down` leaves
 import asyncio
 import json
 import os
-import sys
 from pathlib import Path
 
 import aiohttp
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from sma_devstack import free_port, port_is_free
-from sma_devstack.process import process_identity
-from sma_devstack.stack import DEFAULT_PORTS
-
-
-async def devstack(command: str, env: dict[str, str], timeout: float) -> tuple[int, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "sma_devstack", command, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-    )
-    out, _ = await asyncio.wait_for(proc.communicate(), timeout)
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(errors="replace")
-
-
-def read_env(path: Path) -> dict[str, str]:
-    return dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
-
-
-def stack_env(run_dir: Path) -> tuple[dict[str, str], dict[str, int]]:
-    ports = {name: free_port() for name in DEFAULT_PORTS}
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SMA_")}
-    env.update({f"SMA_{name.upper()}_PORT": str(port) for name, port in ports.items()})
-    env["SMA_RUN_DIR"] = str(run_dir)
-    return env, ports
-
-
-@pytest.fixture
-async def stack(tmp_path: Path):  # type: ignore[no-untyped-def]
-    env, ports = stack_env(tmp_path / "run")
-    code, out = await devstack("up", env, timeout=240)
-    try:
-        assert code == 0, out
-        yield read_env(tmp_path / "run" / "stack.env"), ports, tmp_path / "run"
-    finally:
-        children = tmp_path / "run" / "children.json"
-        pids = [c["pid"] for c in json.loads(children.read_text())] if children.exists() else []
-        code, out = await devstack("down", env, timeout=120)
-        assert code == 0, out
-        assert all(port_is_free(p) for p in ports.values()), out
-        assert not [pid for pid in pids if _alive(pid)]
-
-
-def _alive(pid: int) -> bool:
-    return process_identity(pid) is not None
+from sma_devstack import port_is_free
+from tests.fixtures.stack import alive, devstack, stack_env
 
 
 async def test_up_tour_and_down(stack) -> None:  # type: ignore[no-untyped-def]
@@ -135,7 +90,7 @@ async def test_down_cleans_up_after_a_killed_supervisor(tmp_path: Path) -> None:
     code, out = await devstack("down", env, timeout=120)
     assert code == 0, out
     deadline = asyncio.get_running_loop().time() + 10
-    while [pid for pid in children if _alive(pid)] or not all(port_is_free(p) for p in ports.values()):
+    while [pid for pid in children if alive(pid)] or not all(port_is_free(p) for p in ports.values()):
         assert asyncio.get_running_loop().time() < deadline, out
         await asyncio.sleep(0.1)
 
@@ -153,7 +108,7 @@ async def test_down_never_signals_a_process_that_reused_a_recorded_pid(tmp_path:
         code, out = await devstack("down", env, timeout=60)
         assert code == 0, out
         assert "not running" in out
-        assert bystander.returncode is None and _alive(bystander.pid)
+        assert bystander.returncode is None and alive(bystander.pid)
     finally:
         bystander.kill()
         await bystander.wait()
