@@ -66,7 +66,18 @@ def add_ops_routes(app: web.Application, service: OpsState) -> None:
         }
         return json_response(body, 503 if status == "fail" else 200)
 
-    metrics = make_aiohttp_handler(service.registry)
+    render_metrics = make_aiohttp_handler(service.registry)
+    check_ok = Gauge("sma_health_check_ok", "1 when the health check passed at the last scrape, else 0.", ["check"],
+                     registry=service.registry)
+
+    async def metrics(request: web.Request) -> web.StreamResponse:
+        # The checks run on each scrape (a SELECT 1, a PING), so an unreachable database or Redis
+        # shows in Prometheus even when nothing probes the health routes.
+        _, checks = await service.readiness()
+        for name, result in checks.items():
+            ok = isinstance(result, dict) and result.get("status") == "ok"
+            check_ok.labels(name).set(1 if ok else 0)
+        return await render_metrics(request)
     for path, handler in (
         ("/health/live", live), ("/livez", live), ("/health/ready", ready), ("/readyz", ready),
         ("/health/detailed", detailed), ("/metrics", metrics),

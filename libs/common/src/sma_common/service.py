@@ -129,7 +129,11 @@ class Service:
 
     # -- composition -------------------------------------------------------------------------
     def add_resource(self, resource: Resource) -> None:
+        """A resource that is also a Prometheus collector (the database pool) is registered in
+        the service's registry, so every service exports it without wiring of its own."""
         self._resources.append(resource)
+        if callable(getattr(resource, "collect", None)):
+            self.registry.register(resource)  # type: ignore[arg-type]
 
     def add_loop(self, name: str, fn: LoopFn) -> None:
         self._loops.append(_Loop(name, fn))

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from sma_common.platforms import Platform
 from sma_maintenance.operations import CheckReport, CleanupReport, PartitionReport, Report, RollupReport, StatsReport
 
-FINDING_CHECKS = ("connections", "long_running_query", "idle_in_transaction", "partitions", "bloat")
+FINDING_CHECKS = ("connections", "long_running_query", "idle_in_transaction", "partitions", "bloat", "stale_jobs")
 
 
 class MaintenanceMetrics:
@@ -29,6 +30,9 @@ class MaintenanceMetrics:
                                registry=registry)
         self.findings = Gauge("sma_maintenance_check_findings", "Problems found by the last check, by check.",
                               ["check"], registry=registry)
+        self.stale_jobs = Gauge("sma_maintenance_stale_jobs",
+                                "Active jobs not refreshed within twice their interval, by platform (last check).",
+                                ["platform"], registry=registry)
         self.leader = Gauge("sma_maintenance_leader", "1 while this instance is the active one.", registry=registry)
 
     def observe_run(self, task: str, status: str, seconds: float) -> None:
@@ -51,5 +55,10 @@ class MaintenanceMetrics:
                 if run.watermark is not None:
                     self.watermark.labels(run.kind).set(run.watermark.timestamp())
         elif isinstance(report, CheckReport):
-            for check in FINDING_CHECKS:
-                self.findings.labels(check).set(sum(1 for f in report.findings if f.check == check))
+            self._record_check(report)
+
+    def _record_check(self, report: CheckReport) -> None:
+        for check in FINDING_CHECKS:
+            self.findings.labels(check).set(sum(1 for f in report.findings if f.check == check))
+        for platform in Platform:
+            self.stale_jobs.labels(platform.value).set(report.stale_jobs.get(platform.value, 0))

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 
 import asyncpg
 import orjson
+from prometheus_client.core import GaugeMetricFamily
 
 from sma_common.health import Check, CheckFailed
 from sma_common.retry import RetryPolicy
@@ -101,3 +103,16 @@ class DatabasePool:
             "idle": self._pool.get_idle_size(),
             "max_size": self._pool.get_max_size(),
         }
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        """Pool occupancy at scrape time (a Prometheus collector; `Service` registers it)."""
+        connections = GaugeMetricFamily("sma_db_pool_connections", "Connections open in the database pool, by state.",
+                                        labels=["state"])
+        limit = GaugeMetricFamily("sma_db_pool_max_connections", "Most connections the database pool may open.")
+        if self._pool is not None:
+            size, idle = self._pool.get_size(), self._pool.get_idle_size()
+            connections.add_metric(["in_use"], size - idle)
+            connections.add_metric(["idle"], idle)
+            limit.add_metric([], self._pool.get_max_size())
+        yield connections
+        yield limit

@@ -1,6 +1,7 @@
 """Health of the database, as findings an operator can act on: connections against the limit,
 long-running and idle-in-transaction sessions, slowest statements (pg_stat_statements, when
-installed), missing future partitions and dead-tuple bloat."""
+installed), missing future partitions, dead-tuple bloat and stale jobs (accounts not refreshed
+within twice their interval)."""
 
 from __future__ import annotations
 
@@ -47,6 +48,16 @@ WHERE n_dead_tup >= $1 AND n_dead_tup::float8 / (n_live_tup + n_dead_tup) > $2
 ORDER BY n_dead_tup DESC
 """
 
+# Active jobs with no fresh data: no run within twice the interval (never run: since creation),
+# or the last two runs or more failed. A job resumed after a long pause counts until it runs.
+STALE_JOBS = """
+SELECT platform, count(*) AS n FROM monitoring_jobs
+WHERE status = 'active'
+  AND (coalesce(last_run_at, created_at) < now() - make_interval(mins => 2 * interval_minutes)
+       OR (last_status IS DISTINCT FROM 'success' AND consecutive_failures >= 2))
+GROUP BY platform
+"""
+
 
 @dataclass(frozen=True, slots=True)
 class Finding:
@@ -84,6 +95,7 @@ class CheckReport:
     days_ahead: dict[str, int]  # complete days of partitions from today, per table
     bloated: dict[str, float]  # dead tuple ratio of the tables above the threshold
     findings: tuple[Finding, ...] = field(default=())
+    stale_jobs: dict[str, int] = field(default_factory=dict)  # per platform, only platforms with some
 
     @property
     def needs_action(self) -> bool:
@@ -129,6 +141,10 @@ def _findings(report: CheckReport, min_days_ahead: int) -> list[Finding]:
         if ahead < min_days_ahead:
             found.append(Finding("partitions", f"{table}: {ahead} day(s) of partitions ahead (want {min_days_ahead})",
                                  "sma db maintenance --operation partitions (and check the maintenance service)"))
+    for platform, n in report.stale_jobs.items():
+        found.append(Finding("stale_jobs", f"{platform}: {n} active job(s) not refreshed within twice their interval",
+                             "see the runbook, 'Monitoring jobs not running' (sma jobs list --platform "
+                             f"{platform}; the executions say why)"))
     for table, ratio in report.bloated.items():
         found.append(Finding("bloat", f"{table}: {ratio:.0%} dead tuples",
                              f"sma db maintenance --operation vacuum (or VACUUM {table}); check autovacuum"))
@@ -146,5 +162,6 @@ async def run_checks(conn: asyncpg.Connection, *, long_query_seconds: float = DE
                   for t in PARTITIONED_TABLES}
     bloated = {r["name"]: r["dead"] / (r["live"] + r["dead"])
                for r in await conn.fetch(BLOAT, BLOAT_MIN_DEAD_TUPLES, BLOAT_DEAD_RATIO)}
-    report = CheckReport(row["used"], row["max"], sessions, statements, note, days_ahead, bloated)
+    stale = {r["platform"]: r["n"] for r in await conn.fetch(STALE_JOBS)}
+    report = CheckReport(row["used"], row["max"], sessions, statements, note, days_ahead, bloated, stale_jobs=stale)
     return replace(report, findings=tuple(_findings(report, min_days_ahead)))
