@@ -1,5 +1,6 @@
-"""JSON responses from schema models: one object, or a top-level array (what the runbook's
-`jq '.[]'` expects), with optional pagination headers."""
+"""Responses from schema models: one JSON object, or a list as a top-level JSON array (what the
+runbook's `jq '.[]'` expects) or as CSV when the client asks for it (`sma_gateway.csv_output`),
+with optional pagination headers either way."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ from collections.abc import Mapping, Sequence
 
 from aiohttp import web
 from pydantic import BaseModel, SerializeAsAny, TypeAdapter
+
+from sma_gateway.csv_output import CSV_MEDIA_TYPE, render_csv, requested_format
+from sma_gateway.schemas import OutputFormat
 
 _MODELS: TypeAdapter[Sequence[BaseModel]] = TypeAdapter(list[SerializeAsAny[BaseModel]])
 _MODEL: TypeAdapter[BaseModel] = TypeAdapter(SerializeAsAny[BaseModel])
@@ -18,13 +22,33 @@ def json_bytes_response(
     return web.Response(body=body, status=status, content_type="application/json", headers=headers)
 
 
+def rendered_response(body: bytes, output: OutputFormat, headers: Mapping[str, str] | None = None) -> web.Response:
+    """A body already rendered in `output` (e.g. from the cache), with its content type."""
+    if output == "csv":
+        return web.Response(body=body, content_type=CSV_MEDIA_TYPE, charset="utf-8", headers=headers)
+    return json_bytes_response(body, headers=headers)
+
+
 def model_response(model: BaseModel, status: int = 200) -> web.Response:
     return json_bytes_response(_MODEL.dump_json(model), status)
 
 
-def list_response(models: Sequence[BaseModel], next_link: str | None = None) -> web.Response:
+def model_response_bytes(model: BaseModel) -> bytes:
+    return _MODEL.dump_json(model)
+
+
+def render_rows(row_type: type[BaseModel], rows: Sequence[BaseModel], output: OutputFormat) -> bytes:
+    """A list body: a JSON array, or CSV with a header row of `row_type`'s fields."""
+    return render_csv(row_type, rows) if output == "csv" else _MODELS.dump_json(rows)
+
+
+def list_response(
+    request: web.Request, row_type: type[BaseModel], rows: Sequence[BaseModel], next_link: str | None = None
+) -> web.Response:
+    """A list in the format the request asks for (`?format=`, `Accept`); `Link` for the next page."""
+    output = requested_format(request)
     headers = {"Link": next_link} if next_link else None
-    return json_bytes_response(_MODELS.dump_json(models), headers=headers)
+    return rendered_response(render_rows(row_type, rows, output), output, headers)
 
 
 def dump_models(models: Sequence[BaseModel]) -> bytes:

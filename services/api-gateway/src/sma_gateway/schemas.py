@@ -273,3 +273,77 @@ class PlatformOut(_Response):
     )
     budget: BudgetOut
     holds: list[HoldOut] = Field(default_factory=list)
+
+
+# -- output formats (lists and series) ---------------------------------------------------------
+OutputFormat = Literal["json", "csv"]
+
+
+class FormatQuery(_Query):
+    """`?format=`: lists and series come as JSON (default) or CSV; `Accept: text/csv` also picks CSV."""
+
+    format: OutputFormat | None = None
+
+
+# -- analytics: summary and leaderboard --------------------------------------------------------
+def _known_metric_name(value: str) -> str:
+    if value not in METRIC_IDS:
+        raise ValueError(f"unknown metric {value!r}; known: {', '.join(METRIC_IDS)}")
+    return value
+
+
+MetricName = Annotated[str, AfterValidator(_known_metric_name)]
+LeaderboardPeriod = Literal["day", "week", "month"]
+Gain = Annotated[float | None, Field(description="latest value minus the value at or before N days ago; "
+                                                 "null when there is no value that old")]
+GrowthRate = Annotated[float | None, Field(description="gain / the value N days ago; null when that value "
+                                                       "is 0 or missing")]
+
+
+class MetricSummary(_Response):
+    """One metric of an account: its latest value and its gains over 1, 7 and 30 days."""
+
+    metric: str
+    ts: datetime
+    value: float
+    rounded: Rounded
+    gain_1d: Gain = None
+    growth_rate_1d: GrowthRate = None
+    gain_7d: Gain = None
+    growth_rate_7d: GrowthRate = None
+    gain_30d: Gain = None
+    growth_rate_30d: GrowthRate = None
+
+
+class AccountSummary(_Response):
+    account_id: int
+    platform: Platform
+    handle: str
+    display_name: str | None
+    as_of: datetime = Field(description="the moment the gains are measured back from")
+    metrics: list[MetricSummary] = Field(description="one entry per metric the account has values for")
+
+
+class LeaderboardQuery(FormatQuery):
+    metric: MetricName
+    period: LeaderboardPeriod = "week"
+    platform: Platform | None = None
+    limit: int | None = Field(default=None, ge=1)
+
+
+class LeaderboardEntry(_Response):
+    """One tracked account's gain in the metric over the period: `end_value` is its latest value,
+    `start_value` its value at or before the period's start."""
+
+    rank: int
+    account_id: int
+    platform: Platform
+    handle: str
+    display_name: str | None
+    start_ts: datetime
+    start_value: float
+    end_ts: datetime
+    end_value: float
+    gain: float
+    growth_rate: GrowthRate
+    rounded: Rounded

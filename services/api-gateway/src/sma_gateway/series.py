@@ -1,14 +1,18 @@
 """Metric series reads: the time range a query means, the cache variant that names it, and one page
 of raw points or hour/day buckets loaded from Postgres through the read-through cache.
 
-A cached value is the rendered JSON page prefixed by the next page's start (empty when none) and
-a newline, so a hit is served without decoding or re-encoding anything.
+Hour and day buckets are whole: a query returns every bucket that overlaps `[from, to)`, served
+from the rollup tables where maintenance has rolled them up and aggregated from the points after
+that (`repositories.analytics.rolled_buckets`); both give the same figures.
+
+A cached value is the rendered page (JSON or CSV) prefixed by the next page's start (empty when
+none) and a newline, so a hit is served without decoding or re-encoding anything.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
@@ -16,10 +20,10 @@ from sma_common.platforms import METRIC_IDS, Platform, is_rounded
 from sma_gateway.cache import CacheOutcome, ReadThroughCache
 from sma_gateway.pagination import split_page
 from sma_gateway.problem import FieldError, invalid, not_found
-from sma_gateway.repositories import accounts
+from sma_gateway.repositories import accounts, analytics
 from sma_gateway.repositories import metrics as metric_rows
-from sma_gateway.responses import dump_models
-from sma_gateway.schemas import MetricPoint, Resolution
+from sma_gateway.responses import render_rows
+from sma_gateway.schemas import MetricBucket, MetricPoint, OutputFormat, Resolution
 
 DEFAULT_RANGE = timedelta(days=7)
 # The next page starts one step after the last row returned (timestamptz has microseconds).
@@ -40,6 +44,7 @@ class SeriesRequest:
     start: datetime | None
     end: datetime | None
     limit: int
+    output: OutputFormat = "json"
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,15 +66,29 @@ def resolve_range(start: datetime | None, end: datetime | None, now: datetime) -
     return start, end
 
 
-# Names the rendered shape: change it when the body changes (v2 added `rounded`), so a gateway never
-# serves an entry an older gateway cached in the old shape during a rolling deploy.
-_SHAPE = "series.v2"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def align(start: datetime, end: datetime, resolution: Resolution) -> tuple[datetime, datetime]:
+    """`[start, end)` widened to whole hour/day buckets (UTC); raw ranges stay as they are."""
+    if resolution == "raw":
+        return start, end
+    step = _STEP[resolution]
+    floor = _EPOCH + ((start - _EPOCH) // step) * step
+    ceiling = _EPOCH + -((_EPOCH - end) // step) * step
+    return floor, ceiling
+
+
+# Names the rendered shape: change it when the body changes (v2 added `rounded`, v3 whole buckets
+# and CSV), so a gateway never serves an entry an older gateway cached in the old shape during a
+# rolling deploy.
+_SHAPE = "series.v3"
 
 
 def cache_variant(request: SeriesRequest) -> str:
     """Names the query, not the clock: a defaulted range is one entry for the TTL, not one per call."""
     bounds = [moment.isoformat() if moment else "" for moment in (request.start, request.end)]
-    return "|".join([_SHAPE, request.metric, request.resolution, str(request.limit), *bounds])
+    return "|".join([_SHAPE, request.metric, request.resolution, str(request.limit), request.output, *bounds])
 
 
 def pack(next_start: datetime | None, body: bytes) -> bytes:
@@ -93,7 +112,7 @@ async def _load_page(
             pool, request.account_id, metric_id, start, end, fetch, rounded=rounded
         )
     else:
-        rows = list(await metric_rows.buckets(
+        rows = list(await analytics.rolled_buckets(
             pool, request.account_id, metric_id, request.resolution, start, end, fetch, rounded=rounded
         ))
     page, last = split_page(rows, request.limit)
@@ -103,14 +122,15 @@ async def _load_page(
 async def read_series(
     cache: ReadThroughCache, pool: asyncpg.Pool, request: SeriesRequest, now: datetime
 ) -> SeriesPage:
-    start, end = resolve_range(request.start, request.end, now)
+    start, end = align(*resolve_range(request.start, request.end, now), request.resolution)
+    row_type = MetricPoint if request.resolution == "raw" else MetricBucket
 
     async def load() -> bytes:
         platform = await accounts.account_platform(pool, request.account_id)
         if platform is None:
             raise not_found(f"No account with id {request.account_id}.")
         page, next_start = await _load_page(pool, request, platform, start, end)
-        return pack(next_start, dump_models(page))
+        return pack(next_start, render_rows(row_type, page, request.output))
 
     read = await cache.read(request.account_id, cache_variant(request), load)
     next_start, body = unpack(read.value)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from sma_gateway.routes import accounts, executions, jobs, metrics, platforms
+from sma_gateway.routes import accounts, executions, jobs, leaderboard, metrics, platforms, summary
 
 
 def api_routes() -> list[web.RouteDef]:
     return [
-        *jobs.routes(), *executions.routes(), *accounts.routes(), *metrics.routes(), *platforms.routes(),
+        *jobs.routes(), *executions.routes(), *accounts.routes(), *metrics.routes(), *summary.routes(),
+        *leaderboard.routes(), *platforms.routes(),
     ]

@@ -10,7 +10,7 @@ from sma_gateway.pagination import decode_cursor, encode_cursor, next_link, page
 from sma_gateway.problem import not_found
 from sma_gateway.repositories import accounts
 from sma_gateway.responses import list_response, model_response
-from sma_gateway.schemas import AccountId, AccountListQuery
+from sma_gateway.schemas import AccountId, AccountListQuery, AccountOut
 from sma_gateway.validation import parse_account_id, parse_query
 
 _CURSOR = TypeAdapter(tuple[AccountId])
@@ -23,7 +23,8 @@ async def list_accounts(request: web.Request) -> web.Response:
     after = decode_cursor(query.cursor, _CURSOR)[0] if query.cursor else None
     rows = await accounts.list_accounts(request.app[state.DATABASE].pool, query.platform, after, limit + 1)
     page, last = split_page(rows, limit)
-    return list_response(page, next_link(request.rel_url, cursor=encode_cursor([last.id])) if last else None)
+    link = next_link(request.rel_url, cursor=encode_cursor([last.id])) if last else None
+    return list_response(request, AccountOut, page, link)
 
 
 async def get_account(request: web.Request) -> web.Response:

@@ -10,7 +10,7 @@ from sma_gateway.pagination import decode_cursor, encode_cursor, next_link, page
 from sma_gateway.problem import not_found
 from sma_gateway.repositories import executions, jobs
 from sma_gateway.responses import list_response
-from sma_gateway.schemas import ExecutionListQuery, UtcDatetime
+from sma_gateway.schemas import ExecutionListQuery, ExecutionOut, UtcDatetime
 from sma_gateway.validation import parse_job_id, parse_query
 
 _CURSOR = TypeAdapter(tuple[UtcDatetime])
@@ -28,7 +28,7 @@ async def list_executions(request: web.Request) -> web.Response:
     rows = await executions.list_executions(pool, job_id, query.status, before, limit + 1)
     page, last = split_page(rows, limit)
     link = next_link(request.rel_url, cursor=encode_cursor([last.scheduled_for.isoformat()])) if last else None
-    return list_response(page, link)
+    return list_response(request, ExecutionOut, page, link)
 
 
 def routes() -> list[web.RouteDef]:

@@ -45,9 +45,9 @@ async def list_jobs(request: web.Request) -> web.Response:
     rows = await jobs.list_jobs(request.app[state.DATABASE].pool, where, after, limit + 1)
     page, last = split_page(rows, limit)
     if last is None:
-        return list_response(page)
+        return list_response(request, JobOut, page)
     cursor = encode_cursor([last.created_at.isoformat(), str(last.id)])
-    return list_response(page, next_link(request.rel_url, cursor=cursor))
+    return list_response(request, JobOut, page, next_link(request.rel_url, cursor=cursor))
 
 
 async def create_job(request: web.Request) -> web.Response:

@@ -1,12 +1,14 @@
-"""/api/accounts/{id}/metrics: one metric's series, raw or in hour/day buckets, read through the cache."""
+"""/api/accounts/{id}/metrics: one metric's series, raw or in hour/day buckets, as JSON or CSV, read
+through the cache."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
 from sma_gateway import state
+from sma_gateway.csv_output import requested_format
 from sma_gateway.pagination import next_link, page_limit
-from sma_gateway.responses import json_bytes_response
+from sma_gateway.responses import rendered_response
 from sma_gateway.schemas import MetricsQuery
 from sma_gateway.series import SeriesRequest, read_series
 from sma_gateway.validation import parse_account_id, parse_query
@@ -17,10 +19,11 @@ CACHE_HEADER = "X-Cache"
 async def read_metric_series(request: web.Request) -> web.Response:
     account_id = parse_account_id(request)
     query = parse_query(request, MetricsQuery)
+    output = requested_format(request)
     maximum = request.app[state.SETTINGS].metrics_points_limit_max
     series = SeriesRequest(
         account_id, query.metric, query.resolution, query.start, query.end,
-        page_limit(query.limit, maximum, maximum),
+        page_limit(query.limit, maximum, maximum), output,
     )
     page = await read_series(
         request.app[state.CACHE], request.app[state.DATABASE].pool, series, request.app[state.CLOCK].now()
@@ -28,7 +31,7 @@ async def read_metric_series(request: web.Request) -> web.Response:
     headers: dict[str, str] = {CACHE_HEADER: page.outcome}
     if page.next_start is not None:
         headers["Link"] = next_link(request.rel_url, **{"from": page.next_start.isoformat()})
-    return json_bytes_response(page.body, headers=headers)
+    return rendered_response(page.body, output, headers)
 
 
 def routes() -> list[web.RouteDef]:

@@ -8,11 +8,12 @@ from aiohttp import web
 from sma_common.platforms import Platform
 from sma_gateway import state
 from sma_gateway.responses import list_response
+from sma_gateway.schemas import PlatformOut
 
 
 async def list_platforms(request: web.Request) -> web.Response:
     budgets = request.app[state.BUDGETS]
-    return list_response([await budgets.platform(p) for p in Platform])
+    return list_response(request, PlatformOut, [await budgets.platform(p) for p in Platform])
 
 
 def routes() -> list[web.RouteDef]:
