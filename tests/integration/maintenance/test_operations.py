@@ -34,13 +34,18 @@ def test_due_tasks_follow_intervals_and_skip_switched_off_ones() -> None:
     assert due_tasks(intervals, {"partitions": 95.0, "rollups": 96.0}, 100.0) == []
 
 
-@pytest.mark.parametrize("operation", ["partitions", "rollups", "cleanup", "analyze", "vacuum", "stats", "check"])
+@pytest.mark.parametrize("operation", ["partitions", "rollups", "cleanup", "compact", "analyze", "vacuum", "stats",
+                                       "check", "full"])
 async def test_every_operation_twice_changes_nothing_the_second_time(db: asyncpg.Pool, operation: str) -> None:
-    await db.execute("INSERT INTO metric_points SELECT 1, 1, now() - make_interval(mins => g), g "
+    # Points every 20 minutes over four days, rolled up, so there is something to compact too.
+    await db.execute("SELECT sma_ensure_daily_partitions('metric_points', current_date - 5, 5)")
+    await db.execute("INSERT INTO metric_points SELECT 1, 1, now() - make_interval(mins => 20 * g), g "
                      "FROM generate_series(1, 300) AS g")
     snapshot = ("SELECT (SELECT count(*) FROM metric_points), (SELECT count(*) FROM metric_rollups_hourly), "
-                "(SELECT count(*) FROM pg_inherits), (SELECT coalesce(sum(count), 0) FROM metric_rollups_daily)")
+                "(SELECT count(*) FROM pg_inherits), (SELECT coalesce(sum(count), 0) FROM metric_rollups_daily), "
+                "(SELECT count(*) FROM metric_points_all)")
     async with db.acquire() as conn:
+        await run_operation(conn, "rollups")
         await run_operation(conn, operation)
         first = await db.fetchrow(snapshot)
         second_report = await run_operation(conn, operation)
@@ -52,6 +57,8 @@ async def test_every_operation_twice_changes_nothing_the_second_time(db: asyncpg
         assert summary == {k: {**v, "written": 0} for k, v in summary.items()}  # type: ignore[dict-item]
     if operation == "cleanup":
         assert summary["partitions_dropped"] == 0
+    if operation == "compact":
+        assert summary["partitions_compacted"] == 0 and summary["bytes_before"] == 0
 
 
 async def test_stats_reports_tables_partitions_and_indexes(db: asyncpg.Pool) -> None:
@@ -107,7 +114,7 @@ async def detailed(http: aiohttp.ClientSession, url: str) -> dict:  # type: igno
 
 
 async def test_only_the_leader_runs_tasks_and_a_failure_does_not_stop_it(db: asyncpg.Pool, database_url: str) -> None:
-    await db.execute("DROP TABLE maintenance_state")  # rollups fail until it is back
+    await db.execute("DROP TABLE maintenance_state")  # rollups (and compact) fail until it is back
     fast = {f"maintenance_{t}_interval_seconds": 0.3 for t in TASKS}
     first = build(settings(database_url, instance="a", maintenance_interval_seconds=0.1, **fast))
     second = build(settings(database_url, instance="b", maintenance_interval_seconds=0.1, **fast))
@@ -124,8 +131,10 @@ async def test_only_the_leader_runs_tasks_and_a_failure_does_not_stop_it(db: asy
         follower = b if leader is a else a
         assert follower["leader"] is False and follower["last_runs"] == {}
         assert "maintenance_state" in runs["rollups"]["error"]
-        assert {t: runs[t]["status"] for t in TASKS if t != "rollups"} == dict.fromkeys(set(TASKS) - {"rollups"},
-                                                                                         "success")
+        # compact reads the rollups' watermark from the same table: it fails alongside.
+        assert runs["compact"]["status"] == "error"
+        healthy = set(TASKS) - {"rollups", "compact"}
+        assert {t: runs[t]["status"] for t in healthy} == dict.fromkeys(healthy, "success")
         # Fixed, the next interval's run succeeds.
         await db.execute("CREATE TABLE maintenance_state (name text PRIMARY KEY, value text NOT NULL, "
                          "updated_at timestamptz NOT NULL DEFAULT now())")

@@ -9,6 +9,7 @@ from sma_maintenance.operations import (
     AnalyzeReport,
     CheckReport,
     CleanupReport,
+    CompactReport,
     PartitionReport,
     Report,
     RollupReport,
@@ -37,6 +38,8 @@ def render(console: Console, report: Report, *, verbose: bool = False) -> None:
         _cleanup(console, report)
     elif isinstance(report, RollupReport):
         _rollups(console, report)
+    elif isinstance(report, CompactReport):
+        _compact(console, report)
     elif isinstance(report, VacuumReport | AnalyzeReport):
         _table_runs(console, report)
     else:
@@ -118,6 +121,20 @@ def _rollups(console: Console, report: RollupReport) -> None:
         table.add_row(r.kind, str(r.start or "-"), str(r.end or "-"), str(r.chunks), f"{r.buckets_written:,}",
                       str(r.watermark or "-"))
     console.print(table)
+
+
+def _compact(console: Console, report: CompactReport) -> None:
+    if report.compacted:
+        table = Table("partition", "day", "points", "compact rows", "before", "after", title="compacted")
+        for d in report.compacted:
+            table.add_row(d.partition, str(d.day), f"{d.raw_points:,}", f"{d.compact_rows:,}", size(d.bytes_before),
+                          size(d.bytes_after))
+        console.print(table)
+    until = report.closed_before if report.rolled_up_before is None else min(report.closed_before,
+                                                                           report.rolled_up_before)
+    console.print(f"compacted {len(report.compacted)} partition(s), {size(report.bytes_before)} -> "
+                  f"{size(report.bytes_after)}; closed days end by {report.closed_before}, rolled up by "
+                  f"{report.rolled_up_before or 'never (run rollups first)'}; eligible: days ending by {until}")
 
 
 def _table_runs(console: Console, report: VacuumReport | AnalyzeReport) -> None:

@@ -5,7 +5,15 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from sma_common.platforms import Platform
-from sma_maintenance.operations import CheckReport, CleanupReport, PartitionReport, Report, RollupReport, StatsReport
+from sma_maintenance.operations import (
+    CheckReport,
+    CleanupReport,
+    CompactReport,
+    PartitionReport,
+    Report,
+    RollupReport,
+    StatsReport,
+)
 
 FINDING_CHECKS = ("connections", "long_running_query", "idle_in_transaction", "partitions", "bloat", "stale_jobs")
 
@@ -28,6 +36,11 @@ class MaintenanceMetrics:
         self.watermark = Gauge("sma_maintenance_rollup_watermark_timestamp_seconds",
                                "Every rollup bucket before this time is done, by kind (hourly, daily).", ["kind"],
                                registry=registry)
+        self.compacted = Counter("sma_maintenance_compacted_points_total",
+                                 "Raw points moved into the compact layout.", registry=registry)
+        self.compact_saved = Counter("sma_maintenance_compacted_bytes_saved_total",
+                                     "Bytes of raw partitions freed by compaction, less what the compact rows take.",
+                                     registry=registry)
         self.findings = Gauge("sma_maintenance_check_findings", "Problems found by the last check, by check.",
                               ["check"], registry=registry)
         self.stale_jobs = Gauge("sma_maintenance_stale_jobs",
@@ -54,6 +67,9 @@ class MaintenanceMetrics:
             for run in report.runs:
                 if run.watermark is not None:
                     self.watermark.labels(run.kind).set(run.watermark.timestamp())
+        elif isinstance(report, CompactReport):
+            self.compacted.inc(sum(d.raw_points for d in report.compacted))
+            self.compact_saved.inc(max(0, report.bytes_before - report.bytes_after))
         elif isinstance(report, CheckReport):
             self._record_check(report)
 

@@ -37,6 +37,7 @@ def operation_params(settings: MaintenanceSettings) -> OperationParams:
         rollup_chunk_hours=s.maintenance_rollup_chunk_hours,
         batch_rows=s.maintenance_cleanup_batch_rows,
         lock_timeout_ms=s.maintenance_lock_timeout_ms,
+        compact_min_age_days=s.maintenance_compact_min_age_days,
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 # The order the service runs due operations in within one pass (as `full`, plus vacuum).
-TASKS = ("partitions", "rollups", "cleanup", "analyze", "vacuum", "stats", "check")
+TASKS = ("partitions", "rollups", "cleanup", "compact", "analyze", "vacuum", "stats", "check")
 
 
 def due_tasks(intervals: Mapping[str, float], last_started: Mapping[str, float], now: float) -> list[str]:

@@ -1,4 +1,7 @@
-"""SQL for metric series: raw points, or hour/day buckets aggregated on the fly from metric_points.
+"""SQL for metric series: raw points, or hour/day buckets aggregated on the fly from the points.
+
+Points are read through `metric_points_between(start, stop)` (migration 0004): the raw rows and
+the closed days the maintenance `compact` operation moved into arrays, each point once.
 
 `rounded` is not in the table: the caller knows it from the account's platform and the metric.
 
@@ -23,8 +26,8 @@ async def raw_points(
 ) -> list[MetricPoint]:
     rows = await pool.fetch(
         """
-        SELECT ts, value FROM metric_points
-        WHERE account_id = $1 AND metric = $2 AND ts >= $3 AND ts < $4
+        SELECT ts, value FROM metric_points_between($3, $4)
+        WHERE account_id = $1 AND metric = $2
         ORDER BY ts
         LIMIT $5
         """,
@@ -43,8 +46,8 @@ async def buckets(
                min(value) AS min, max(value) AS max, count(*) AS count,
                (array_agg(value ORDER BY ts))[1] AS first,
                (array_agg(value ORDER BY ts DESC))[1] AS last
-        FROM metric_points
-        WHERE account_id = $1 AND metric = $2 AND ts >= $4 AND ts < $5
+        FROM metric_points_between($4, $5)
+        WHERE account_id = $1 AND metric = $2
         GROUP BY bucket
         ORDER BY bucket
         LIMIT $6

@@ -5,6 +5,7 @@ the `sma` CLI runs the same code on demand, through `run_operation`."""
 from sma_maintenance.operations.analyze import AnalyzeReport, analyze
 from sma_maintenance.operations.check import CheckReport, Finding, run_checks
 from sma_maintenance.operations.cleanup import CleanupReport, Retention, cleanup
+from sma_maintenance.operations.compact import CompactedDay, CompactReport, compact
 from sma_maintenance.operations.dispatch import (
     FULL_SEQUENCE,
     OPERATIONS,
@@ -21,7 +22,8 @@ from sma_maintenance.operations.vacuum import FULL_WARNING, VacuumReport, vacuum
 
 __all__ = [
     "FULL_SEQUENCE", "FULL_WARNING", "OPERATIONS", "PARTITIONED_TABLES", "AnalyzeReport", "CheckReport",
-    "CleanupReport", "Finding", "FullReport", "OperationBusy", "OperationParams", "PartitionReport", "Report",
-    "Retention", "RollupReport", "StatsReport", "VacuumReport", "analyze", "cleanup", "collect_stats",
+    "CleanupReport", "CompactReport", "CompactedDay",
+    "Finding", "FullReport", "OperationBusy", "OperationParams", "PartitionReport", "Report",
+    "Retention", "RollupReport", "StatsReport", "VacuumReport", "analyze", "cleanup", "collect_stats", "compact",
     "ensure_partitions", "operation_lock", "refresh_rollups", "run_checks", "run_operation", "vacuum",
 ]

@@ -1,6 +1,7 @@
 """Retention. Raw points and executions go a whole daily partition at a time (DETACH, then DROP:
-no bulk DELETE, no dead tuples, the space is back at once). The rollup tables are not
-partitioned and are kept longer; their old rows are deleted in bounded batches."""
+no bulk DELETE, no dead tuples, the space is back at once). Compacted points (one row per account,
+metric and day) go with the points' retention, and the rollup tables, kept longer, the same way:
+their old rows are deleted in bounded batches by an index on the day or bucket."""
 
 from __future__ import annotations
 
@@ -18,10 +19,11 @@ DEFAULT_EXECUTIONS_RETENTION_DAYS = 90
 DEFAULT_ROLLUP_RETENTION_DAYS = 730
 DEFAULT_BATCH_ROWS = 10_000
 ROLLUP_TABLES = ("metric_rollups_hourly", "metric_rollups_daily")
+COMPACT_TABLE = "metric_points_compact"
 
 DELETE_BATCH = """
 DELETE FROM {table} WHERE ctid = ANY(ARRAY(
-    SELECT ctid FROM {table} WHERE bucket < $1 LIMIT $2
+    SELECT ctid FROM {table} WHERE {column} < $1 LIMIT $2
 ))
 """
 
@@ -64,7 +66,7 @@ class CleanupReport:
     def summary(self) -> dict[str, object]:
         return {"dry_run": self.dry_run, "partitions_dropped": len(self.dropped),
                 "reclaimed_bytes": self.reclaimed_bytes,
-                "rollup_rows_deleted": {d.table: d.rows for d in self.deleted}}
+                "rows_deleted": {d.table: d.rows for d in self.deleted}}
 
 
 async def drop_old_partitions(conn: asyncpg.Connection, table: str, keep_days: int, *, today: date,
@@ -87,15 +89,17 @@ async def drop_old_partitions(conn: asyncpg.Connection, table: str, keep_days: i
     return dropped
 
 
-async def delete_old_rollups(conn: asyncpg.Connection, table: str, before: datetime, *, dry_run: bool,
-                             batch_rows: int) -> DeletedRows:
+async def delete_old_rows(conn: asyncpg.Connection, table: str, before: datetime, *, dry_run: bool,
+                          batch_rows: int) -> DeletedRows:
+    """Delete the rows of a rollup table (by bucket) or of the compact table (by day) before `before`."""
+    column, bound = ("day", before.date()) if table == COMPACT_TABLE else ("bucket", before)
     if dry_run:
-        count = await conn.fetchval(f"SELECT count(*) FROM {quote_ident(table)} WHERE bucket < $1", before)
+        count = await conn.fetchval(f"SELECT count(*) FROM {quote_ident(table)} WHERE {column} < $1", bound)
         return DeletedRows(table, before, count)
     total = 0
-    statement = DELETE_BATCH.format(table=quote_ident(table))
+    statement = DELETE_BATCH.format(table=quote_ident(table), column=column)
     while True:
-        status = await conn.execute(statement, before, batch_rows)
+        status = await conn.execute(statement, bound, batch_rows)
         deleted = int(status.split()[-1])
         total += deleted
         if deleted < batch_rows:
@@ -111,7 +115,10 @@ async def cleanup(conn: asyncpg.Connection, retention: Retention = Retention(), 
     for table, days in (("metric_points", retention.points_days), ("job_executions", retention.executions_days)):
         dropped += await drop_old_partitions(conn, table, days, today=today, dry_run=dry_run,
                                              lock_timeout_ms=lock_timeout_ms)
-    rollups_before = datetime(today.year, today.month, today.day, tzinfo=UTC) - timedelta(days=retention.rollup_days)
-    deleted = [await delete_old_rollups(conn, table, rollups_before, dry_run=dry_run, batch_rows=batch_rows)
-               for table in ROLLUP_TABLES]
+    midnight = datetime(today.year, today.month, today.day, tzinfo=UTC)
+    # The same cutoff as the raw partitions': the day `points_days` before today stays.
+    expiries = [(COMPACT_TABLE, midnight - timedelta(days=retention.points_days)),
+                *((table, midnight - timedelta(days=retention.rollup_days)) for table in ROLLUP_TABLES)]
+    deleted = [await delete_old_rows(conn, table, before, dry_run=dry_run, batch_rows=batch_rows)
+               for table, before in expiries]
     return CleanupReport(dry_run, retention, tuple(dropped), tuple(deleted))

@@ -12,6 +12,7 @@ import asyncpg
 from sma_maintenance.operations.analyze import analyze
 from sma_maintenance.operations.check import DEFAULT_LONG_QUERY_SECONDS, DEFAULT_MIN_PARTITION_DAYS_AHEAD, run_checks
 from sma_maintenance.operations.cleanup import DEFAULT_BATCH_ROWS, Retention, cleanup
+from sma_maintenance.operations.compact import DEFAULT_MIN_AGE_DAYS, compact
 from sma_maintenance.operations.locking import DEFAULT_LOCK_TIMEOUT_MS, operation_lock
 from sma_maintenance.operations.partitions import DEFAULT_DAYS_AHEAD, ensure_partitions
 from sma_maintenance.operations.rollups import DEFAULT_CHUNK_HOURS, refresh_rollups
@@ -19,9 +20,10 @@ from sma_maintenance.operations.stats import collect_stats
 from sma_maintenance.operations.vacuum import vacuum
 
 # `full` runs these, in this order: partitions first (nothing may fail for a missing one),
-# rollups before cleanup (points are rolled up before they expire), statistics after the
-# changes, and the check last, on the result.
-FULL_SEQUENCE = ("partitions", "rollups", "cleanup", "analyze", "stats", "check")
+# rollups before cleanup (points are rolled up before they expire), compact after rollups (it
+# takes only rolled-up days) and after cleanup (nothing is compacted only to be dropped),
+# statistics after the changes, and the check last, on the result.
+FULL_SEQUENCE = ("partitions", "rollups", "cleanup", "compact", "analyze", "stats", "check")
 OPERATIONS = (*FULL_SEQUENCE, "vacuum", "full")
 
 
@@ -40,6 +42,7 @@ class OperationParams:
     rollup_chunk_hours: int = DEFAULT_CHUNK_HOURS
     batch_rows: int = DEFAULT_BATCH_ROWS
     lock_timeout_ms: int = DEFAULT_LOCK_TIMEOUT_MS
+    compact_min_age_days: int = DEFAULT_MIN_AGE_DAYS
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +62,8 @@ async def _run_one(conn: asyncpg.Connection, name: str, p: OperationParams) -> R
         case "cleanup":
             return await cleanup(conn, p.retention, dry_run=p.dry_run, batch_rows=p.batch_rows,
                                  lock_timeout_ms=p.lock_timeout_ms)
+        case "compact":
+            return await compact(conn, min_age_days=p.compact_min_age_days, lock_timeout_ms=p.lock_timeout_ms)
         case "analyze":
             return await analyze(conn)
         case "vacuum":

@@ -5,8 +5,9 @@ A run recomputes every bucket from one bucket before the watermark (points that 
 through the current, still open bucket, a bounded chunk per transaction, and moves the
 watermark after each chunk, so a run cut short resumes where it stopped. Buckets are upserted
 and rewritten only when their figures changed: re-running changes nothing. Hourly buckets come
-from the raw points; daily buckets from the hourly ones (the same figures, a fraction of the
-rows)."""
+from the points (both layouts, through `metric_points_between`: a compacted day recomputed for a
+late point keeps all its points); daily buckets from the hourly ones (the same figures, a fraction
+of the rows)."""
 
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ WHERE (r.min, r.max, r.first, r.last, r.count)
 HOURLY_UPSERT = _UPSERT.format(target="metric_rollups_hourly", select="""
 SELECT account_id, metric, date_trunc('hour', ts, 'UTC'), min(value), max(value),
        (array_agg(value ORDER BY ts))[1], (array_agg(value ORDER BY ts DESC))[1], count(*)
-FROM metric_points WHERE ts >= $1 AND ts < $2
+FROM metric_points_between($1, $2)
 GROUP BY 1, 2, 3""")
 
 DAILY_UPSERT = _UPSERT.format(target="metric_rollups_daily", select="""
