@@ -33,7 +33,7 @@ def create_app(
     service mounts the simulator on `Service.app` with `install_simulator` instead.
     """
     registry = registry if registry is not None else create_registry("simulator", __version__)
-    app = web.Application(middlewares=[request_metrics_middleware(*http_metrics(registry))])
+    app = web.Application(middlewares=[request_metrics_middleware(http_metrics(registry))])
     install_simulator(app, settings, clock, registry=registry)
     return app
 

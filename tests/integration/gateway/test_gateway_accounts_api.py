@@ -99,15 +99,15 @@ async def test_series_validation(gateway: Gateway, seed: Seeder) -> None:
         assert any(name in error["name"] or name in error["detail"] for error in reply.json()["errors"]), reply.body
 
 
-async def test_second_identical_read_is_a_cache_hit(gateway: Gateway, seed: Seeder) -> None:
+async def test_second_identical_read_is_served_from_memory(gateway: Gateway, seed: Seeder) -> None:
     account_id = await seed.account()
     await seed.points(account_id, "followers", [(hour_start(1), 1.0)])
     path = f"/api/accounts/{account_id}/metrics?metric=followers&resolution=hour"
     first = await gateway.call("GET", path)
     second = await gateway.call("GET", path)
-    assert first.headers["X-Cache"] == "miss" and second.headers["X-Cache"] == "hit"
+    assert first.headers["X-Cache"] == "miss" and second.headers["X-Cache"] == "local"
     assert second.body == first.body
-    assert gateway.cache_count("hit") == 1 and gateway.cache_count("miss") == 1
+    assert gateway.cache_count("local") == 1 and gateway.cache_count("miss") == 1
 
     # A different range is a different entry; invalidating the account retires both.
     other = await gateway.call("GET", path + "&from=2026-01-01T00:00:00Z")
@@ -122,4 +122,5 @@ async def test_concurrent_reads_agree(gateway: Gateway, seed: Seeder) -> None:
     path = f"/api/accounts/{account_id}/metrics?metric=followers"
     replies = await asyncio.gather(*(gateway.call("GET", path) for _ in range(10)))
     assert all(r.status == 200 and r.body == replies[0].body for r in replies)
-    assert gateway.cache_count("miss") + gateway.cache_count("hit") == 10
+    assert sum(gateway.cache_count(result) for result in ("miss", "coalesced", "hit", "local")) == 10
+    assert gateway.cache_count("miss") == 1  # single-flight: one load for the burst

@@ -36,7 +36,7 @@ async def test_metrics_exposes_cache_and_http_series(gateway: Gateway) -> None:
     await gateway.call("GET", "/api/jobs")
     text = (await gateway.call("GET", "/metrics", scope=None)).body.decode()
     assert 'sma_gateway_cache_requests_total{result="hit"}' in text
-    assert 'sma_http_request_duration_seconds_count{method="GET",route="/api/jobs",status_class="2xx"}' in text
+    assert 'sma_gateway_http_request_duration_seconds_count{method="GET",route="/api/jobs",status_class="2xx"}' in text
 
 
 async def test_platforms_lists_every_platform(gateway: Gateway) -> None:
@@ -57,9 +57,10 @@ async def test_without_redis_reads_still_work_and_ready_is_degraded(
         assert reply.status == 200
         assert reply.headers["X-Cache"] == "bypass"
         assert [p["value"] for p in reply.json()] == [3.0]
-    # One failed Redis attempt opens the breaker; the next reads skip Redis instead of failing again.
-    assert gateway.cache_count("error") == 1
-    assert gateway.cache_count("bypass") == 2
+    # At most one failed Redis attempt (a read's or the cache-events subscriber's) opens the breaker;
+    # reads then skip Redis instead of failing again.
+    assert gateway.cache_count("error") <= 1
+    assert gateway.cache_count("error") + gateway.cache_count("bypass") == 3
 
     ready = await gateway.call("GET", "/health/ready", scope=None)
     assert ready.status == 200

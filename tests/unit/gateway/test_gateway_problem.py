@@ -66,9 +66,9 @@ async def _big(request: web.Request) -> web.Response:
 
 @pytest.fixture
 async def client() -> AsyncIterator[TestClient[web.Request, web.Application]]:
-    duration, in_flight = http_metrics(CollectorRegistry())
+    metrics = http_metrics(CollectorRegistry())
     app = web.Application(
-        middlewares=[request_metrics_middleware(duration, in_flight), problem_middleware()], client_max_size=1024
+        middlewares=[request_metrics_middleware(metrics), problem_middleware()], client_max_size=1024
     )
     app.router.add_get("/boom", _boom)
     app.router.add_get("/problem", _problem)

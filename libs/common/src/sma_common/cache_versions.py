@@ -5,6 +5,11 @@ Cached values live under keys that include the account's version number; bumping
 (one `INCR`) makes every cached value of the account unreachable at once, with no `KEYS` or
 `SCAN`, and entries under old versions expire on their own TTL. Redis is a cache here: when it
 fails, callers skip it for a while (`RedisBreaker`) instead of paying a timeout per call.
+
+Every bump is also published on one pub/sub channel (`cache:events`), so gateways that keep an
+in-process copy of hot values drop the account's entries at once instead of asking Redis for
+the version on every read. Messages are `acct:<id>,<id>,...` and `key:<prefix>` (an API key was
+revoked or changed: drop any verified copy of it).
 """
 
 from __future__ import annotations
@@ -41,6 +46,26 @@ def account_version_key(redis: RedisClient, account_id: int) -> str:
     return redis.key("cache", "acct", str(account_id), "v")
 
 
+def events_channel(redis: RedisClient) -> str:
+    return redis.key("cache", "events")
+
+
+def account_event(account_ids: Iterable[int]) -> bytes:
+    return b"acct:" + ",".join(str(account_id) for account_id in account_ids).encode()
+
+
+def key_event(prefix: str) -> bytes:
+    return b"key:" + prefix.encode()
+
+
+def parse_event(message: bytes) -> tuple[str, list[str]]:
+    """("acct", ids) or ("key", [prefix]); ("", []) for anything else (ignored by readers)."""
+    kind, _, rest = message.partition(b":")
+    if kind not in (b"acct", b"key") or not rest:
+        return "", []
+    return kind.decode(), rest.decode(errors="replace").split(",")
+
+
 async def bump_account_versions(redis: RedisClient, breaker: RedisBreaker, account_ids: Iterable[int]) -> bool:
     """Invalidate the accounts' cached reads. Best effort: False (and the breaker tripped) when
     Redis failed; cached values then age out on their TTL."""
@@ -51,9 +76,21 @@ async def bump_account_versions(redis: RedisClient, breaker: RedisBreaker, accou
         async with redis.client.pipeline(transaction=False) as pipe:
             for account_id in ids:
                 pipe.incr(account_version_key(redis, account_id))
+            pipe.publish(events_channel(redis), account_event(ids))
             await pipe.execute()
     except REDIS_FAILURES as exc:
         breaker.trip()
         log.warning("cache.invalidation_failed", error=repr(exc), accounts=len(ids))
+        return False
+    return True
+
+
+async def publish_key_event(redis: RedisClient, prefix: str) -> bool:
+    """Tell every gateway to forget its verified copy of the key; False when Redis failed (the
+    copies then expire on their own short TTL)."""
+    try:
+        await redis.client.publish(events_channel(redis), key_event(prefix))
+    except REDIS_FAILURES as exc:
+        log.warning("cache.key_event_failed", error=repr(exc))
         return False
     return True

@@ -13,9 +13,9 @@ import orjson
 import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler
-from prometheus_client import CollectorRegistry, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Gauge
 
-from sma_common.metrics import make_aiohttp_handler
+from sma_common.metrics import HttpMetrics, make_aiohttp_handler
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _OPS_PATHS = frozenset({"/health/live", "/health/ready", "/health/detailed", "/livez", "/readyz", "/metrics"})
@@ -78,6 +78,7 @@ def add_ops_routes(app: web.Application, service: OpsState) -> None:
             ok = isinstance(result, dict) and result.get("status") == "ok"
             check_ok.labels(name).set(1 if ok else 0)
         return await render_metrics(request)
+
     for path, handler in (
         ("/health/live", live), ("/livez", live), ("/health/ready", ready), ("/readyz", ready),
         ("/health/detailed", detailed), ("/metrics", metrics),
@@ -91,8 +92,9 @@ def route_template(request: web.Request) -> str:
     return resource.canonical if resource is not None else "unmatched"
 
 
-def request_metrics_middleware(duration: Histogram, in_flight: Gauge) -> web.middleware:  # type: ignore[valid-type]
-    """Binds a request id to the log context and records duration by route template."""
+def request_metrics_middleware(metrics: HttpMetrics) -> web.middleware:  # type: ignore[valid-type]
+    """Binds a request id to the log context (echoed in `X-Request-ID`) and records each request
+    by route template."""
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -100,7 +102,7 @@ def request_metrics_middleware(duration: Histogram, in_flight: Gauge) -> web.mid
         structlog.contextvars.bind_contextvars(request_id=request_id)
         started = time.perf_counter()
         status = 500
-        in_flight.inc()
+        metrics.in_flight.inc()
         try:
             response = await handler(request)
             status = response.status
@@ -110,11 +112,13 @@ def request_metrics_middleware(duration: Histogram, in_flight: Gauge) -> web.mid
             status = exc.status
             raise
         finally:
-            in_flight.dec()
+            metrics.in_flight.dec()
             if request.path not in _OPS_PATHS:
-                duration.labels(request.method, route_template(request), f"{status // 100}xx").observe(
+                route = route_template(request)
+                metrics.duration.labels(request.method, route, f"{status // 100}xx").observe(
                     time.perf_counter() - started
                 )
+                metrics.requests.labels(request.method, route, str(status)).inc()
             structlog.contextvars.unbind_contextvars("request_id")
 
     return middleware

@@ -5,7 +5,9 @@ build info, and the `/metrics` handler. Each service declares its own metrics in
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Gauge, Histogram
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.aiohttp import make_aiohttp_handler
 from prometheus_client.gc_collector import GCCollector
 from prometheus_client.platform_collector import PlatformCollector
@@ -31,11 +33,25 @@ def create_registry(service: str, version: str) -> CollectorRegistry:
     return registry
 
 
-def http_metrics(registry: CollectorRegistry) -> tuple[Histogram, Gauge]:
-    """HTTP server request duration (by route template, method, status class) and in-flight gauge."""
-    duration = Histogram(
-        "sma_http_request_duration_seconds", "HTTP requests served, by route template and status class.",
-        ["method", "route", "status_class"], buckets=LATENCY_BUCKETS, registry=registry,
+@dataclass(frozen=True, slots=True)
+class HttpMetrics:
+    duration: Histogram
+    requests: Counter
+    in_flight: Gauge
+
+
+def http_metrics(registry: CollectorRegistry, namespace: str = "sma") -> HttpMetrics:
+    """HTTP server metrics under `<namespace>_http_`: request duration (by route template, method and
+    status class), requests (by route template, method and exact status) and requests in flight.
+    The gateway, whose HTTP traffic is the product, names them `sma_gateway_http_*`."""
+    return HttpMetrics(
+        duration=Histogram(
+            f"{namespace}_http_request_duration_seconds", "HTTP requests served, by route template and status class.",
+            ["method", "route", "status_class"], buckets=LATENCY_BUCKETS, registry=registry,
+        ),
+        requests=Counter(
+            f"{namespace}_http_requests", "HTTP requests served, by route template, method and status code.",
+            ["method", "route", "status"], registry=registry,
+        ),
+        in_flight=Gauge(f"{namespace}_http_requests_in_flight", "HTTP requests being served.", registry=registry),
     )
-    in_flight = Gauge("sma_http_requests_in_flight", "HTTP requests being served.", registry=registry)
-    return duration, in_flight

@@ -84,6 +84,7 @@ class Service:
         shutdown_delay: float = 0.0,
         middlewares: Sequence[Middleware] = (),
         client_max_size: int = 1024**2,
+        metrics_namespace: str = "sma",
     ) -> None:
         """`middlewares` run inside the request-metrics middleware every service gets; routes are
         added to `self.app` by the composition root before `run()`."""
@@ -105,7 +106,7 @@ class Service:
         self._stopping: asyncio.Event | None = None
         self._bound_port: int | None = None
         self.app = web.Application(
-            middlewares=[request_metrics_middleware(*http_metrics(registry)), *middlewares],
+            middlewares=[request_metrics_middleware(http_metrics(registry, metrics_namespace)), *middlewares],
             client_max_size=client_max_size,
         )
         add_ops_routes(self.app, self)
@@ -119,12 +120,16 @@ class Service:
         *,
         middlewares: Sequence[Middleware] = (),
         client_max_size: int = 1024**2,
+        metrics_namespace: str = "sma",
+        registry: CollectorRegistry | None = None,
     ) -> Service:
-        """A service with a fresh metrics registry and its HTTP server and drain from settings."""
+        """A service with its HTTP server and drain from settings, and a fresh metrics registry
+        unless the composition root made one first (to declare metrics its middlewares use)."""
         return cls(
-            name, version=version, instance=settings.instance, registry=create_registry(name, version),
+            name, version=version, instance=settings.instance, registry=registry or create_registry(name, version),
             http_host=settings.http_host, http_port=settings.http_port, drain_timeout=settings.drain_timeout_seconds,
             shutdown_delay=settings.shutdown_delay_seconds, middlewares=middlewares, client_max_size=client_max_size,
+            metrics_namespace=metrics_namespace,
         )
 
     # -- composition -------------------------------------------------------------------------

@@ -9,15 +9,20 @@ from aiohttp import web
 from sma_common.cache_versions import RedisBreaker
 from sma_common.clock import Clock, SystemClock
 from sma_common.db import DatabasePool, HeartbeatWriter
+from sma_common.metrics import create_registry
 from sma_common.rate_limit import SharedRateLimiter
 from sma_common.redis import RedisClient
 from sma_common.service import Service
 from sma_gateway import __version__, state
 from sma_gateway.adapters import Adapters
-from sma_gateway.auth import KeyAuthenticator, LastUsedThrottle, auth_middleware
+from sma_gateway.auth import KeyAuthenticator, KeyCache, LastUsedThrottle, auth_middleware
 from sma_gateway.budgets import BudgetReader
 from sma_gateway.cache import ReadThroughCache
+from sma_gateway.coherence import Coherence
+from sma_gateway.http_policies import conditional_middleware, cors_middleware, deadline_middleware
+from sma_gateway.local_cache import LocalTier
 from sma_gateway.metrics import GatewayMetrics
+from sma_gateway.openapi.docs import docs_routes
 from sma_gateway.problem import problem_middleware
 from sma_gateway.rate_limit import KeyLimits, KeyRateLimiter, rate_limit_middleware
 from sma_gateway.readiness import scheduler_check
@@ -42,6 +47,7 @@ def install_api(
     app[state.CLOCK] = clock
     app[state.BUDGETS] = budgets
     app.add_routes(api_routes())
+    app.add_routes(docs_routes())  # /openapi.json and /docs: open, outside /api
 
 
 def build(settings: GatewaySettings) -> Service:
@@ -56,24 +62,42 @@ def build(settings: GatewaySettings) -> Service:
     gates = build_gates(limiter, settings, clock=clock,
                         max_wait=min(settings.platform_budget_max_wait_seconds, RESOLVE_MAX_BUDGET_WAIT_SECONDS))
     adapters = build_adapters(settings, gates=gates)
+    cache_breaker = RedisBreaker(settings.cache_redis_retry_seconds)
+    local = LocalTier(settings.cache_local_max_bytes, settings.cache_metrics_ttl_seconds)
+    coherence = Coherence(redis, cache_breaker, local)
+    keys = KeyCache(settings.api_key_cache_seconds, live=lambda: coherence.subscribed)
+    coherence.on_key_event(keys.forget)
+    registry = create_registry(SERVICE_NAME, __version__)
+    metrics = GatewayMetrics(registry)
     throttle = LastUsedThrottle(settings.api_key_last_used_interval_seconds)
-    authenticator = KeyAuthenticator(db, throttle, settings.api_key_last_used_interval_seconds)
+    authenticator = KeyAuthenticator(
+        db, throttle, settings.api_key_last_used_interval_seconds, keys,
+        metrics.record_auth_failure,
+    )
     limits = KeyLimits(settings.api_rate_limit_per_minute, settings.api_rate_limit_burst,
                        settings.api_rate_limit_overrides)
-    key_limiter = KeyRateLimiter(limiter, limits, RedisBreaker(settings.cache_redis_retry_seconds), clock)
-    # Inside the request metrics every service has: problems (so every error is problem+json),
-    # then auth, then the per-key rate limit (it needs the authenticated key).
+    key_limiter = KeyRateLimiter(limiter, limits, RedisBreaker(settings.cache_redis_retry_seconds), clock,
+                                 metrics.record_rate_limited)
+    # Outermost first, inside the request metrics every service has: conditional GETs and CORS
+    # see every final response; problems render every error below them; then the deadline,
+    # auth, and the per-key rate limit (it needs the authenticated key).
     service = Service.from_settings(
         SERVICE_NAME, __version__, settings,
-        middlewares=[problem_middleware(), auth_middleware(authenticator), rate_limit_middleware(key_limiter)],
+        middlewares=[
+            conditional_middleware(), cors_middleware(settings.cors_allow_origins), problem_middleware(),
+            deadline_middleware(settings.request_timeout_seconds), auth_middleware(authenticator),
+            rate_limit_middleware(key_limiter),
+        ],
         client_max_size=settings.max_request_body_bytes,
+        metrics_namespace="sma_gateway",
+        registry=registry,
     )
-    metrics = GatewayMetrics(service.registry)
     cache = ReadThroughCache(
         redis,
         ttl_seconds=settings.cache_metrics_ttl_seconds,
-        breaker=RedisBreaker(settings.cache_redis_retry_seconds),
+        breaker=cache_breaker,
         record=metrics.record_cache,
+        local=local,
     )
     budgets = BudgetReader(limiter, gates, adapters, RedisBreaker(settings.cache_redis_retry_seconds), clock)
     install_api(service.app, settings, db, cache, adapters, budgets, clock)
@@ -84,6 +108,8 @@ def build(settings: GatewaySettings) -> Service:
     service.add_check(scheduler_check(db, settings.scheduler_heartbeat_max_age_seconds))
     heartbeat = HeartbeatWriter(db, SERVICE_NAME, settings.instance, lambda: {"version": __version__})
     service.add_loop("heartbeat", heartbeat.run)
+    service.add_loop("cache-coherence", coherence.run)
     service.add_details("postgres", db.details)
     service.add_details("cache", cache.details)
+    service.add_details("cache_coherence", coherence.details)
     return service

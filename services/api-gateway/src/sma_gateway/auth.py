@@ -4,6 +4,12 @@ that guards `/api/*` (401 without or with a bad key, 403 without the scope a rou
 Scopes nest: `admin` grants `write`, which grants `read`. Reads (GET, HEAD) need `read`, changes
 need `write`, key management needs `admin`. `last_used_at` is written at most once per interval
 per key, so authenticating never turns every read into a database write.
+
+A verified key's row is kept in memory (`KeyCache`) while the cache-events subscription is live,
+so a request costs no database round trip either: a revocation through the API publishes a
+`key:` event that drops it on every gateway at once, and any copy expires after
+`SMA_API_KEY_CACHE_SECONDS` whatever happens. The secret is still hashed and compared, in
+constant time, on every request.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from aiohttp.typedefs import Handler, Middleware
 
 from sma_common.api_keys import parse_token, secret_matches
 from sma_common.db import DatabasePool
+from sma_gateway.metrics import AuthFailure
 from sma_gateway.problem import ProblemError
 from sma_gateway.repositories import api_keys
 
@@ -83,24 +90,78 @@ def _unauthorized(detail: str, error: str | None = None) -> ProblemError:
     return ProblemError(401, detail, kind="unauthorized", headers={"WWW-Authenticate": challenge})
 
 
+class KeyCache:
+    """Verified key rows by public prefix, for at most `ttl_seconds`, and only while `live()` (the
+    coherence subscription that delivers revocations is up)."""
+
+    _MAX_KEYS = 10_000
+
+    def __init__(
+        self, ttl_seconds: float, *, live: Callable[[], bool], clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._ttl = ttl_seconds
+        self._live = live
+        self._clock = clock
+        self._rows: dict[str, tuple[api_keys.StoredKey, float]] = {}
+
+    def get(self, prefix: str) -> api_keys.StoredKey | None:
+        if not self._live():
+            return None
+        cached = self._rows.get(prefix)
+        if cached is None or cached[1] <= self._clock():
+            return None
+        return cached[0]
+
+    def put(self, prefix: str, row: api_keys.StoredKey) -> None:
+        if self._live() and self._ttl > 0:
+            if len(self._rows) >= self._MAX_KEYS:
+                self._rows.clear()
+            self._rows[prefix] = (row, self._clock() + self._ttl)
+
+    def forget(self, prefix: str | None) -> None:
+        """Drop one key's copy, or every copy (None: the subscription changed state)."""
+        if prefix is None:
+            self._rows.clear()
+        else:
+            self._rows.pop(prefix, None)
+
+
 class KeyAuthenticator:
     """Verifies bearer tokens against `api_keys` (by prefix, then constant-time hash compare)."""
 
-    def __init__(self, db: DatabasePool, throttle: LastUsedThrottle, last_used_interval_seconds: float) -> None:
+    def __init__(
+        self, db: DatabasePool, throttle: LastUsedThrottle, last_used_interval_seconds: float, keys: KeyCache,
+        record_failure: Callable[[AuthFailure], None],
+    ) -> None:
         self._db = db
         self._throttle = throttle
         self._interval = last_used_interval_seconds
+        self._keys = keys
+        self._record_failure = record_failure
+
+    async def _find(self, prefix: str) -> api_keys.StoredKey | None:
+        stored = self._keys.get(prefix)
+        if stored is None:
+            stored = await api_keys.find_active_key(self._db.pool, prefix)
+            if stored is not None:
+                self._keys.put(prefix, stored)
+        return stored
+
+    def reject(self, reason: AuthFailure, problem: ProblemError) -> ProblemError:
+        self._record_failure(reason)
+        return problem
 
     async def authenticate(self, authorization: str | None) -> Principal:
         if not authorization:
-            raise _unauthorized("An API key is required: send 'Authorization: Bearer <key>'.")
+            raise self.reject("missing", _unauthorized("An API key is required: send 'Authorization: Bearer <key>'."))
         parsed = parse_bearer(authorization)
         if parsed is None:
-            raise _unauthorized("The Authorization header is not 'Bearer sma_<prefix>_<secret>'.", "invalid_token")
+            raise self.reject("malformed", _unauthorized(
+                "The Authorization header is not 'Bearer sma_<prefix>_<secret>'.", "invalid_token"))
         prefix, secret = parsed
-        stored = await api_keys.find_active_key(self._db.pool, prefix)
+        stored = await self._find(prefix)
         if stored is None or not secret_matches(secret, stored.secret_hash):
-            raise _unauthorized("The API key is unknown or revoked.", "invalid_token")
+            raise self.reject("unknown_key", _unauthorized("The API key is unknown or revoked.", "invalid_token"))
         if self._throttle.due(stored.id):
             await api_keys.touch_last_used(self._db.pool, stored.id, self._interval)
         return Principal(stored.id, stored.name, stored.scopes, prefix)
@@ -116,7 +177,8 @@ def auth_middleware(authenticator: KeyAuthenticator) -> Middleware:
         principal = await authenticator.authenticate(request.headers.get("Authorization"))
         needed = required_scope(request.method, request.path)
         if not grants(principal.scopes, needed):
-            raise ProblemError(403, f"This API key lacks the '{needed}' scope.", kind="forbidden")
+            raise authenticator.reject(
+                "scope", ProblemError(403, f"This API key lacks the '{needed}' scope.", kind="forbidden"))
         request[PRINCIPAL] = principal
         return await handler(request)
 

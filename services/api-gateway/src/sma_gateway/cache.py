@@ -9,6 +9,9 @@ Keys (under the Redis key prefix):
   their own TTL.
 - `cache:acct:<account_id>:v<version>:<sha256 of the variant>` holds one cached value (bytes).
 
+In front of Redis sits the in-process tier (`sma_gateway.local_cache`, result `local`): while the
+invalidation subscription is live, a hot value is served from memory with no round trip at all.
+
 Concurrent misses for the same key in this process share one load. After a Redis error, reads
 skip Redis for `retry_after_failure_seconds` (result `bypass`), then try it again.
 """
@@ -25,11 +28,13 @@ import structlog
 
 from sma_common.cache_versions import REDIS_FAILURES, RedisBreaker, account_version_key, bump_account_versions
 from sma_common.redis import RedisClient
+from sma_gateway.http_policies import body_etag
+from sma_gateway.local_cache import LocalTier
 from sma_gateway.metrics import CacheResult
 
 log = structlog.get_logger(__name__)
 
-CacheOutcome = Literal["hit", "miss", "bypass"]
+CacheOutcome = Literal["local", "hit", "miss", "bypass"]
 Loader = Callable[[], Awaitable[bytes]]
 
 
@@ -37,6 +42,7 @@ Loader = Callable[[], Awaitable[bytes]]
 class CacheRead:
     value: bytes
     outcome: CacheOutcome
+    etag: str
 
 
 class SingleFlight:
@@ -50,6 +56,9 @@ class SingleFlight:
 
     def __len__(self) -> int:
         return len(self._inflight)
+
+    def running(self, key: str) -> bool:
+        return key in self._inflight
 
     async def run(self, key: str, load: Loader) -> bytes:
         task = self._inflight.get(key)
@@ -80,7 +89,9 @@ class ReadThroughCache:
         ttl_seconds: float,
         breaker: RedisBreaker,
         record: Callable[[CacheResult], None],
+        local: LocalTier,
     ) -> None:
+        self._local = local
         self._redis = redis
         self._ttl_ms = max(int(ttl_seconds * 1000), 1)
         self._breaker = breaker
@@ -96,9 +107,21 @@ class ReadThroughCache:
 
     async def read(self, account_id: int, variant: str, load: Loader) -> CacheRead:
         """The cached value, or `load()`'s result (stored for the TTL when Redis works)."""
+        entry = self._local.get(account_id, variant) if self._breaker.allows() else None
+        if entry is not None:
+            self._record("local")
+            return CacheRead(entry.value, "local", entry.etag)
+        seen = self._local.generation(account_id)
+        value, outcome = await self._read_shared(account_id, variant, load)
+        etag = body_etag(value)
+        if outcome != "bypass":
+            self._local.store(account_id, variant, value, etag, seen)
+        return CacheRead(value, outcome, etag)
+
+    async def _read_shared(self, account_id: int, variant: str, load: Loader) -> tuple[bytes, CacheOutcome]:
         if not self._breaker.allows():
             self._record("bypass")
-            return CacheRead(await self._flights.run(f"direct:{account_id}:{variant}", load), "bypass")
+            return await self._flights.run(f"direct:{account_id}:{variant}", load), "bypass"
         try:
             raw_version = await self._redis.client.get(self._version_key(account_id))
             key = self._value_key(account_id, int(raw_version or 0), variant)
@@ -106,12 +129,13 @@ class ReadThroughCache:
         except REDIS_FAILURES as exc:
             self._fail(exc)
             self._record("error")
-            return CacheRead(await self._flights.run(f"direct:{account_id}:{variant}", load), "bypass")
+            return await self._flights.run(f"direct:{account_id}:{variant}", load), "bypass"
         if cached is not None:
             self._record("hit")
-            return CacheRead(cached.encode() if isinstance(cached, str) else cached, "hit")
-        self._record("miss")
-        return CacheRead(await self._flights.run(key, lambda: self._load_and_store(key, load)), "miss")
+            return (cached.encode() if isinstance(cached, str) else cached), "hit"
+        # "coalesced": a miss that waits for the load another request of this process started.
+        self._record("coalesced" if self._flights.running(key) else "miss")
+        return await self._flights.run(key, lambda: self._load_and_store(key, load)), "miss"
 
     async def _load_and_store(self, key: str, load: Loader) -> bytes:
         value = await load()
@@ -122,7 +146,9 @@ class ReadThroughCache:
         return value
 
     async def invalidate_account(self, account_id: int) -> None:
-        """Make every cached value of the account unreachable (one `INCR`); failures only log."""
+        """Make every cached value of the account unreachable here at once and, through one `INCR`
+        and its published event, everywhere else; Redis failures only log."""
+        self._local.drop_account(account_id)
         await bump_account_versions(self._redis, self._breaker, [account_id])
 
     def _fail(self, exc: BaseException) -> None:
@@ -130,4 +156,7 @@ class ReadThroughCache:
         log.warning("cache.redis_failed", error=repr(exc))
 
     def details(self) -> dict[str, object]:
-        return {"redis_skipped": not self._breaker.allows(), "loads_in_flight": len(self._flights)}
+        return {
+            "redis_skipped": not self._breaker.allows(), "loads_in_flight": len(self._flights),
+            "local": self._local.details(),
+        }

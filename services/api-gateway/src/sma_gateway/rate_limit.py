@@ -16,7 +16,7 @@ and a breaker skips Redis for `SMA_CACHE_REDIS_RETRY_SECONDS`, so an outage adds
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import structlog
 from aiohttp import web
@@ -63,8 +63,12 @@ def rate_limit_headers(budget: Budget, acquired: Acquired) -> dict[str, str]:
 
 
 class KeyRateLimiter:
-    def __init__(self, limiter: SharedRateLimiter, limits: KeyLimits, breaker: RedisBreaker, clock: Clock) -> None:
+    def __init__(
+        self, limiter: SharedRateLimiter, limits: KeyLimits, breaker: RedisBreaker, clock: Clock,
+        record_rejected: Callable[[], None],
+    ) -> None:
         self._limiter, self._limits, self._breaker, self._clock = limiter, limits, breaker, clock
+        self._record_rejected = record_rejected
 
     async def check(self, principal: Principal) -> dict[str, str]:
         """The headers for this request; raises the 429 problem when the key is over its limit."""
@@ -82,6 +86,7 @@ class KeyRateLimiter:
             return {}
         headers = rate_limit_headers(budget, acquired)
         if not acquired.granted:
+            self._record_rejected()
             retry_after = max(1, math.ceil(acquired.wait_seconds))
             raise ProblemError(
                 429, f"This API key is over its rate limit; retry in {retry_after} s.", kind="rate-limited",

@@ -23,6 +23,15 @@ class GatewaySettings(HttpServerSettings, LoggingSettings, DatabaseSettings, Red
     cache_metrics_ttl_seconds: float = Field(default=30.0, gt=0, le=3600)
     # After a Redis failure, reads skip Redis this long instead of failing on every request.
     cache_redis_retry_seconds: float = Field(default=5.0, gt=0, le=300)
+    # In-process copies of hot cached values (no Redis round trip on a hit), kept coherent through
+    # Redis pub/sub; 0 turns the tier off.
+    cache_local_max_bytes: int = Field(default=64 * 1024 * 1024, ge=0, le=8 * 1024**3)
+    # How long a verified API key is trusted from memory (revocations through the API apply at once).
+    api_key_cache_seconds: float = Field(default=60.0, ge=0, le=3600)
+    # No request runs longer than this (504 problem); keep it above the slowest legitimate query.
+    request_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    # Origins allowed to call the API from a browser (`*` for any); empty: CORS off.
+    cors_allow_origins: list[str] = Field(default_factory=list)
     max_request_body_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
     page_limit_default: int = Field(default=50, ge=1, le=10_000)
     page_limit_max: int = Field(default=500, ge=1, le=10_000)
