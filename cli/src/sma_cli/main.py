@@ -8,7 +8,7 @@ import sys
 from pydantic import ValidationError
 
 from sma_cli import __version__
-from sma_cli.commands import db, health, jobs, keys
+from sma_cli.commands import dashboard, db, health, jobs, keys, profile
 from sma_cli.console import fail
 
 
@@ -16,7 +16,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sma", description="SMA operator command line")
     parser.add_argument("--version", action="version", version=f"sma {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    for group in (health, db, keys, jobs):
+    for group in (health, db, keys, jobs, profile, dashboard):
         group.register(sub)
     return parser
 
