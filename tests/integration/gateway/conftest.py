@@ -12,7 +12,15 @@ import pytest
 from sma_devstack import free_port
 from sma_gateway.app import build
 from sma_gateway.settings import GatewaySettings
-from tests.integration.gateway.harness import Gateway, RunService, Seeder, create_api_key, gateway_settings
+from tests.integration.gateway.harness import (
+    Gateway,
+    RunService,
+    Seeder,
+    create_api_key,
+    gateway_settings,
+    subscribed,
+    until,
+)
 
 
 async def _started(settings: GatewaySettings, run_service: RunService, db: asyncpg.Pool) -> AsyncIterator[Gateway]:
@@ -46,3 +54,21 @@ async def gateway_without_redis(
 @pytest.fixture
 def seed(db: asyncpg.Pool) -> Seeder:
     return Seeder(db)
+
+
+@pytest.fixture
+async def replicas(
+    database_url: str, redis_url: str, redis_prefix: str, run_service: RunService, db: asyncpg.Pool
+) -> AsyncIterator[tuple[Gateway, Gateway]]:
+    """Two gateway replicas on one database and one Redis, sharing one read key."""
+    token = await create_api_key(db, ["read"], name="replicas")
+    started: list[Gateway] = []
+    async with aiohttp.ClientSession() as http:
+        services = [build(gateway_settings(database_url, redis_url, redis_key_prefix=redis_prefix, instance=f"gw-{i}"))
+                    for i in range(2)]
+        async with run_service(services[0]) as url_a, run_service(services[1]) as url_b:
+            for url, service in zip((url_a, url_b), services, strict=True):
+                gateway = Gateway(url, http, service, tokens={"read": token})
+                await until(lambda g=gateway: subscribed(g))
+                started.append(gateway)
+            yield started[0], started[1]

@@ -3,8 +3,9 @@ and a seeder writing accounts, jobs, executions and points by SQL (no platform n
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -109,3 +110,15 @@ class Seeder:
             "INSERT INTO metric_points (account_id, metric, ts, value) VALUES ($1, $2, $3, $4)",
             [(account_id, METRIC_IDS[metric], ts, value) for ts, value in values],
         )
+
+
+async def subscribed(gateway: Gateway) -> bool:
+    details = (await gateway.call("GET", "/health/detailed", scope=None)).json()
+    return bool(details["cache_coherence"]["subscribed"])
+
+
+async def until(condition: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await condition():
+        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.05)

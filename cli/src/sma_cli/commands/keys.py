@@ -11,7 +11,7 @@ from rich.table import Table
 
 from sma_cli.console import err, fail, out, print_json
 from sma_cli.settings import CliSettings
-from sma_common.api_keys import SCOPES, create_key
+from sma_common.api_keys import SCOPES, create_key, list_keys, revoke_key
 from sma_common.db.pool import asyncpg_dsn
 
 
@@ -55,9 +55,7 @@ async def _create(args: argparse.Namespace) -> int:
 async def _list(args: argparse.Namespace) -> int:
     conn = await _connect()
     try:
-        rows = await conn.fetch(
-            "SELECT name, prefix, scopes, created_at, last_used_at, revoked_at FROM api_keys ORDER BY id"
-        )
+        rows = await list_keys(conn)
     finally:
         await conn.close()
     if args.json:
@@ -74,12 +72,10 @@ async def _list(args: argparse.Namespace) -> int:
 async def _revoke(args: argparse.Namespace) -> int:
     conn = await _connect()
     try:
-        status = await conn.execute(
-            "UPDATE api_keys SET revoked_at = now() WHERE prefix = $1 AND revoked_at IS NULL", args.prefix
-        )
+        revoked = await revoke_key(conn, prefix=args.prefix)
     finally:
         await conn.close()
-    if status.endswith(" 0"):
+    if revoked is None:
         return fail(f"no active key with prefix {args.prefix}")
     out.print(f"revoked {args.prefix}")
     return 0

@@ -70,3 +70,30 @@ async def create_key(conn: asyncpg.Connection, name: str, scopes: list[str]) -> 
     row = await conn.fetchrow(INSERT_KEY, name, key.prefix, key.secret_hash, normalise_scopes(scopes))
     assert row is not None
     return row, key.token
+
+
+LIST_KEYS = """
+SELECT id, name, prefix, scopes, created_at, last_used_at, revoked_at FROM api_keys ORDER BY id
+"""
+
+
+async def list_keys(conn: asyncpg.Connection | asyncpg.Pool) -> list[asyncpg.Record]:
+    """Every key, revoked ones included, never a secret or its hash."""
+    return list(await conn.fetch(LIST_KEYS))
+
+
+async def revoke_key(
+    conn: asyncpg.Connection | asyncpg.Pool, *, key_id: int | None = None, prefix: str | None = None
+) -> str | None:
+    """Revoke the active key with this id or prefix; its prefix, or None when no active key matched."""
+    if (key_id is None) == (prefix is None):
+        raise ValueError("name a key by exactly one of key_id, prefix")
+    found: str | None = await conn.fetchval(
+        """
+        UPDATE api_keys SET revoked_at = now()
+        WHERE revoked_at IS NULL AND (id = $1 OR prefix = $2)
+        RETURNING prefix
+        """,
+        key_id, prefix,
+    )
+    return found

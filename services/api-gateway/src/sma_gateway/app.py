@@ -15,7 +15,7 @@ from sma_common.redis import RedisClient
 from sma_common.service import Service
 from sma_gateway import __version__, state
 from sma_gateway.adapters import Adapters
-from sma_gateway.auth import KeyAuthenticator, KeyCache, LastUsedThrottle, auth_middleware
+from sma_gateway.auth import KeyAuthenticator, KeyCache, KeyRevocations, LastUsedThrottle, auth_middleware
 from sma_gateway.budgets import BudgetReader
 from sma_gateway.cache import ReadThroughCache
 from sma_gateway.coherence import Coherence
@@ -37,7 +37,7 @@ RESOLVE_MAX_BUDGET_WAIT_SECONDS = 2.0
 
 def install_api(
     app: web.Application, settings: GatewaySettings, db: DatabasePool, cache: ReadThroughCache, adapters: Adapters,
-    budgets: BudgetReader, clock: Clock,
+    budgets: BudgetReader, clock: Clock, key_events: KeyRevocations,
 ) -> None:
     """Typed state and the API routes, on the Service's app (set once, before it starts)."""
     app[state.SETTINGS] = settings
@@ -46,6 +46,7 @@ def install_api(
     app[state.ADAPTERS] = adapters
     app[state.CLOCK] = clock
     app[state.BUDGETS] = budgets
+    app[state.KEY_EVENTS] = key_events
     app.add_routes(api_routes())
     app.add_routes(docs_routes())  # /openapi.json and /docs: open, outside /api
 
@@ -100,7 +101,7 @@ def build(settings: GatewaySettings) -> Service:
         local=local,
     )
     budgets = BudgetReader(limiter, gates, adapters, RedisBreaker(settings.cache_redis_retry_seconds), clock)
-    install_api(service.app, settings, db, cache, adapters, budgets, clock)
+    install_api(service.app, settings, db, cache, adapters, budgets, clock, KeyRevocations(keys, redis))
     for resource in (db, redis, AdapterSet(adapters)):
         service.add_resource(resource)
     service.add_check(db.check())

@@ -23,7 +23,9 @@ from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
 from sma_common.api_keys import parse_token, secret_matches
+from sma_common.cache_versions import publish_key_event
 from sma_common.db import DatabasePool
+from sma_common.redis import RedisClient
 from sma_gateway.metrics import AuthFailure
 from sma_gateway.problem import ProblemError
 from sma_gateway.repositories import api_keys
@@ -124,6 +126,18 @@ class KeyCache:
             self._rows.clear()
         else:
             self._rows.pop(prefix, None)
+
+
+class KeyRevocations:
+    """Applies a revocation here at once and tells every other gateway (a published key event)."""
+
+    def __init__(self, keys: KeyCache, redis: RedisClient) -> None:
+        self._keys = keys
+        self._redis = redis
+
+    async def revoked(self, prefix: str) -> None:
+        self._keys.forget(prefix)
+        await publish_key_event(self._redis, prefix)
 
 
 class KeyAuthenticator:

@@ -19,8 +19,8 @@ class GatewayMetrics:
         self._cache_requests = Counter(
             "sma_gateway_cache_requests",
             "Cached reads by result: local (served from this process's memory), hit (from Redis), miss "
-            "(loaded from Postgres), coalesced (a miss that shared another request's load), error (Redis failed on this request), bypass (Redis skipped after a "
-            "recent failure).",
+            "(loaded from Postgres), coalesced (a miss that shared another request's load), error (Redis "
+            "failed on this request), bypass (Redis skipped after a recent failure).",
             ["result"],
             registry=registry,
         )

@@ -347,3 +347,31 @@ class LeaderboardEntry(_Response):
     gain: float
     growth_rate: GrowthRate
     rounded: Rounded
+
+
+# -- API keys (admin) ---------------------------------------------------------------------------
+KeyScope = Literal["read", "write", "admin"]
+
+
+class KeyCreate(_Body):
+    name: str = Field(min_length=1, max_length=200, description="who or what uses the key")
+    scopes: list[KeyScope] = Field(
+        default_factory=lambda: list[KeyScope](["read"]), min_length=1, max_length=3,
+        description="admin implies write, write implies read",
+    )
+
+
+class KeyOut(_Response):
+    """An API key as listed: never its secret or the secret's hash."""
+
+    id: int
+    name: str
+    prefix: str = Field(description="the public part of the token, `sma_<prefix>_...`")
+    scopes: list[KeyScope]
+    created_at: datetime
+    last_used_at: datetime | None = Field(description="updated at most once a minute")
+    revoked_at: datetime | None
+
+
+class KeyCreated(KeyOut):
+    token: str = Field(description="the whole key: shown once, in this response only")

@@ -7,6 +7,7 @@ from aiohttp import web
 from sma_common.clock import Clock
 from sma_common.db import DatabasePool
 from sma_gateway.adapters import Adapters
+from sma_gateway.auth import KeyRevocations
 from sma_gateway.budgets import BudgetReader
 from sma_gateway.cache import ReadThroughCache
 from sma_gateway.settings import GatewaySettings
@@ -17,3 +18,4 @@ CACHE = web.AppKey("cache", ReadThroughCache)
 ADAPTERS: web.AppKey[Adapters] = web.AppKey("adapters")
 CLOCK: web.AppKey[Clock] = web.AppKey("clock")
 BUDGETS = web.AppKey("budgets", BudgetReader)
+KEY_EVENTS = web.AppKey("key_events", KeyRevocations)

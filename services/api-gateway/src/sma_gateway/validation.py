@@ -67,8 +67,13 @@ def parse_job_id(request: web.Request) -> UUID:
         raise not_found(f"No job with id {raw!r}.") from None
 
 
-def parse_account_id(request: web.Request) -> int:
+def parse_numeric_id(request: web.Request, what: str) -> int:
+    """A bigint id from the path; anything else names no such thing (404, not 400 or 500)."""
     raw = request.match_info["id"]
     if raw.isascii() and raw.isdigit() and 0 < int(raw) <= _MAX_BIGINT:
         return int(raw)
-    raise not_found(f"No account with id {raw!r}.")
+    raise not_found(f"No {what} with id {raw!r}.")
+
+
+def parse_account_id(request: web.Request) -> int:
+    return parse_numeric_id(request, "account")
