@@ -12,6 +12,7 @@ import pytest
 
 from sma_common.platforms import METRIC_IDS
 from sma_gateway.repositories.analytics import LEADERBOARD_SQL
+from sma_maintenance.operations import compact, refresh_rollups
 from tests.fixtures.data import insert_job
 from tests.integration.gateway.harness import Gateway, Seeder
 
@@ -109,8 +110,9 @@ def plan_nodes(plan: dict[str, Any]) -> list[dict[str, Any]]:
     return [plan, *(node for child in plan.get("Plans", []) for node in plan_nodes(child))]
 
 
-async def test_board_probes_the_index_instead_of_scanning_points(db: asyncpg.Pool) -> None:
+async def test_board_probes_the_indexes_instead_of_scanning_points(db: asyncpg.Pool) -> None:
     today = NOW.replace(hour=0, minute=0, second=0, microsecond=0)
+    await db.execute("SELECT sma_ensure_daily_partitions('metric_points', $1, 12)", today.date() - timedelta(days=10))
     await db.execute("""
         INSERT INTO accounts (platform, external_id, handle)
         SELECT 'twitch', 'ext-' || n, 'user' || n FROM generate_series(1, 60) n
@@ -119,20 +121,32 @@ async def test_board_probes_the_index_instead_of_scanning_points(db: asyncpg.Poo
         INSERT INTO monitoring_jobs (account_id, platform, interval_minutes, status, next_run_at)
         SELECT id, platform, 1, 'active', now() FROM accounts
     """)
-    # 60 accounts x 2 metrics x a point a minute since yesterday: ~100k+ points.
+    # 60 accounts x 2 metrics x a point every 10 minutes for 10 days: ~170k points, most of them
+    # compacted afterwards (closed, rolled-up days), the last day and a half still rows.
     await db.execute("""
         INSERT INTO metric_points (account_id, metric, ts, value)
         SELECT a.id, m, t, a.id * 10 + extract(epoch FROM t) / 60
         FROM accounts a, unnest(ARRAY[1, 3]::smallint[]) m,
-             generate_series($1::timestamptz - interval '1 day', $2::timestamptz, interval '1 minute') t
+             generate_series($1::timestamptz - interval '10 days', $2::timestamptz, interval '10 minutes') t
     """, today, NOW - timedelta(minutes=1))
+    async with db.acquire() as conn:
+        await refresh_rollups(conn)
+        assert (await compact(conn)).compacted
     await db.execute("ANALYZE")
-    params = (METRIC_IDS["followers"], None, NOW, NOW - timedelta(days=1), 10)
-    raw = await db.fetchval(f"EXPLAIN (FORMAT JSON) {LEADERBOARD_SQL}", *params)
-    nodes = plan_nodes(json.loads(raw)[0]["Plan"])
-    on_points = [n for n in nodes if str(n.get("Relation Name", "")).startswith("metric_points")]
-    assert on_points, nodes
-    assert all("Index" in n["Node Type"] for n in on_points), [(n["Node Type"], n["Relation Name"]) for n in on_points]
-    # And the answer is right: every account gained the same, ties broken by id.
-    rows = await db.fetch(LEADERBOARD_SQL, *params)
-    assert len(rows) == 10 and [r["account_id"] for r in rows] == sorted(r["account_id"] for r in rows)
+    for since in (NOW - timedelta(days=1), NOW - timedelta(days=7)):  # a raw start, a compacted one
+        params = (METRIC_IDS["followers"], None, NOW, since, 10)
+        raw = await db.fetchval(f"EXPLAIN (FORMAT JSON) {LEADERBOARD_SQL}", *params)
+        nodes = plan_nodes(json.loads(raw)[0]["Plan"])
+        on_points = [(n["Node Type"], n["Relation Name"]) for n in nodes
+                     if str(n.get("Relation Name", "")).startswith("metric_points")]
+        assert {name for _, name in on_points} >= {"metric_points_compact"}, on_points
+        scanned = [name for kind, name in on_points if "Index" not in kind and kind != "Bitmap Heap Scan"]
+        # A sequential scan only of partitions compaction emptied: there is nothing in them to read.
+        for name in scanned:
+            assert await db.fetchval(f'SELECT count(*) FROM "{name}"') == 0, (name, on_points)
+        # And the answer is right: every account gained the same, ties broken by id.
+        rows = await db.fetch(LEADERBOARD_SQL, *params)
+        assert [r["account_id"] for r in rows] == sorted(r["account_id"] for r in rows) and len(rows) == 10
+        expected_gain = (rows[0]["end_ts"] - rows[0]["start_ts"]).total_seconds() / 60
+        assert rows[0]["gain"] == pytest.approx(expected_gain)
+        assert since - timedelta(minutes=10) < rows[0]["start_ts"] <= since

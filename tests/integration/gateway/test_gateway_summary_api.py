@@ -9,6 +9,7 @@ import asyncpg
 import pytest
 
 from sma_gateway import state
+from sma_maintenance.operations import compact, refresh_rollups
 from tests.integration.gateway.harness import Gateway, Seeder
 
 NOW = datetime.now(UTC)
@@ -34,7 +35,7 @@ async def summary(gateway: Gateway, account_id: int, query: str = "") -> dict[st
 
 
 @pytest.mark.usefixtures("old_partitions")
-async def test_gains_and_growth_rates_over_1_7_and_30_days(gateway: Gateway, seed: Seeder) -> None:
+async def test_gains_and_growth_rates_over_1_7_and_30_days(gateway: Gateway, seed: Seeder, db: asyncpg.Pool) -> None:
     account_id = await seed.account("twitch", handle="gainer")
     await seed.points(account_id, "followers", [
         (ago(days=35), 50.0), (ago(days=31), 100.0), (ago(days=8), 150.0), (ago(days=2), 200.0),
@@ -56,6 +57,14 @@ async def test_gains_and_growth_rates_over_1_7_and_30_days(gateway: Gateway, see
     # Nothing that old: no gain, no rate.
     assert all(rows["following"][f"{kind}_{n}d"] is None for kind in ("gain", "growth_rate") for n in (1, 7, 30))
     assert rows["following"]["value"] == 10.0
+
+    # Closed days compacted into arrays (maintenance `compact`): the same summary from them.
+    async with db.acquire() as conn:
+        await refresh_rollups(conn)
+        assert len((await compact(conn)).compacted) >= 3
+    assert await db.fetchval("SELECT count(*) FROM metric_points WHERE account_id = $1", account_id) < 6
+    await gateway.service.app[state.CACHE].invalidate_account(account_id)
+    assert await summary(gateway, account_id) == rows
 
 
 async def test_summary_names_the_account_and_flags_rounded_figures(gateway: Gateway, seed: Seeder) -> None:

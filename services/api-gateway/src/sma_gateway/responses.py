@@ -49,7 +49,3 @@ def list_response(
     output = requested_format(request)
     headers = {"Link": next_link} if next_link else None
     return rendered_response(render_rows(row_type, rows, output), output, headers)
-
-
-def dump_models(models: Sequence[BaseModel]) -> bytes:
-    return _MODELS.dump_json(models)

@@ -7,7 +7,9 @@ A series takes buckets before the watermark from the rollups and aggregates the 
 bucket and any not yet rolled) from `metric_points`, in one statement, so both halves see the same
 watermark. Without a watermark (maintenance never ran) everything comes from the points.
 
-Every lookup of one account's value is an index probe on (account_id, metric, ts), never a scan.
+Every lookup of one account's value is an index probe on (account_id, metric, ts), and on
+(account_id, metric, day) of the compacted days, never a scan. The series' raw half reads only
+`metric_points`: compaction folds only days the rollups have covered, which it never reads.
 """
 
 from __future__ import annotations
@@ -65,11 +67,28 @@ async def rolled_buckets(
     ]
 
 
-# The one account's value at or before a moment: a single backwards probe of the primary key
-# (account_id, metric, ts); the partitions after the moment are pruned.
+# The one account's value at or before a moment, from either layout of the points: a backwards
+# probe of metric_points' primary key (account_id, metric, ts), the partitions after the moment
+# pruned, and one of metric_points_compact's (account_id, metric, day) for the latest compacted day
+# holding a point that old (migration 0004; `ts` is sorted, so `ts[1]` is its first point). The
+# later point wins; on a tie (a late raw duplicate of a compacted point) the compacted copy, as in
+# metric_points_between.
 _AT_OR_BEFORE = """(
-    SELECT ts, value FROM metric_points
-    WHERE account_id = {account} AND metric = {metric} AND ts <= {moment} ORDER BY ts DESC LIMIT 1
+    SELECT ts, value FROM (
+        (SELECT ts, value, 1 AS layout FROM metric_points
+         WHERE account_id = {account} AND metric = {metric} AND ts <= {moment}
+         ORDER BY ts DESC LIMIT 1)
+        UNION ALL
+        (SELECT u.ts, u.value, 0 FROM (
+            SELECT c.ts, c.value FROM metric_points_compact c
+            WHERE c.account_id = {account} AND c.metric = {metric}
+              AND c.day <= ({moment} AT TIME ZONE 'UTC')::date AND c.ts[1] <= {moment}
+            ORDER BY c.day DESC LIMIT 1
+         ) c CROSS JOIN LATERAL unnest(c.ts, c.value) AS u(ts, value)
+         WHERE u.ts <= {moment}
+         ORDER BY u.ts DESC LIMIT 1)
+    ) either
+    ORDER BY ts DESC, layout LIMIT 1
 )"""
 
 
