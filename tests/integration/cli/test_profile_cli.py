@@ -15,8 +15,9 @@ from tests.integration.cli.test_jobs_cli import sma
 from tests.integration.gateway.harness import RunService, Seeder, create_api_key, gateway_settings
 
 GatewayFactory = Callable[..., AbstractAsyncContextManager[str]]
-ID_ROUTES = {"/api/accounts/{id}", "/api/accounts/{id}/metrics", "/api/accounts/{id}/metrics (day)",
-             "/api/jobs/{id}", "/api/jobs/{id}/executions"}
+ID_ROUTES = {"/api/accounts/{id}", "/api/accounts/{id}/summary", "/api/accounts/{id}/metrics",
+             "/api/accounts/{id}/metrics (day)", "/api/jobs/{id}", "/api/jobs/{id}/executions"}
+LIST_ROUTES = {"/health/ready", "/api/jobs", "/api/accounts", "/api/platforms", "/api/leaderboard"}
 
 
 @pytest.fixture
@@ -47,7 +48,7 @@ async def test_profile_measures_every_endpoint_with_real_ids(
     report = json.loads(out)
     assert report["mode"] == "profile" and report["passed"] is True and report["skipped"] == []
     names = {row["endpoint"] for row in report["endpoints"]}
-    assert names >= ID_ROUTES and {"/health/ready", "/api/jobs", "/api/accounts", "/api/platforms"} <= names
+    assert names == ID_ROUTES | LIST_ROUTES
     for row in report["endpoints"]:
         assert row["requests"] == 5 and row["errors"] == 0 and row["statuses"] == {"200": 5}, row
         assert 0 < row["p50_ms"] <= row["p95_ms"] <= row["p99_ms"] <= row["max_ms"]
@@ -61,7 +62,7 @@ async def test_profile_without_accounts_skips_the_id_routes_and_says_so(
         code, out, err = await sma("profile", "--url", url, "--token", token, "--requests", "2")
     assert code == 0, err
     rows = [line.split()[0] for line in out.splitlines() if line.strip().startswith("/")]
-    assert rows == ["/health/ready", "/api/platforms", "/api/jobs", "/api/accounts"]
+    assert rows == ["/health/ready", "/api/platforms", "/api/jobs", "/api/accounts", "/api/leaderboard"]
     assert "skipped" in out and "no account yet" in out and "no job yet" in out
     assert "error rate 0.00%" in out
 
@@ -70,7 +71,7 @@ async def test_a_rate_limited_key_is_waited_out_and_counted_apart_not_as_errors(
     gateway_with: GatewayFactory, token: str, db: asyncpg.Pool
 ) -> None:
     await Seeder(db).job("twitch")
-    # Five requests at once, then ten a second: the profile's 27 requests must meet 429s.
+    # Five requests at once, then ten a second: the profile's 33 requests must meet 429s.
     async with gateway_with(api_rate_limit_burst=5, api_rate_limit_per_minute=600) as url:
         code, out, err = await sma("profile", "--url", url, "--token", token, "--requests", "3", "--json")
     assert code == 0, err

@@ -57,7 +57,7 @@ def _dashboard(args: argparse.Namespace) -> int:
     if args.json and not args.once:
         return fail("--json needs --once (the live view is for people)", 2)
     if not args.console_only and args.grafana_url:
-        link = f"{args.grafana_url.rstrip('/')}/dashboards?query=SMA"
+        link = f"{args.grafana_url.rstrip('/')}/d/sma-overview"  # deploy/grafana/dashboards/sma-overview.json
         out.print(f"Grafana: {link}")
         webbrowser.open(link)  # a no-op returning False where no browser is available
     return asyncio.run(_run(args))

@@ -102,6 +102,7 @@ async def discover(gateway: Gateway) -> tuple[list[Endpoint], list[str]]:
         Endpoint("/api/platforms", "/api/platforms"),
         Endpoint("/api/jobs", "/api/jobs?limit=50"),
         Endpoint("/api/accounts", "/api/accounts?limit=50"),
+        Endpoint("/api/leaderboard", f"/api/leaderboard?metric={SERIES_METRIC}"),
     ]
     skipped: list[str] = []
     accounts, _ = await gateway.call("GET", "/api/accounts", params={"limit": "1"})
@@ -109,6 +110,7 @@ async def discover(gateway: Gateway) -> tuple[list[Endpoint], list[str]]:
         account = f"/api/accounts/{accounts[0]['id']}"
         endpoints += [
             Endpoint("/api/accounts/{id}", account),
+            Endpoint("/api/accounts/{id}/summary", f"{account}/summary"),
             Endpoint("/api/accounts/{id}/metrics", f"{account}/metrics?metric={SERIES_METRIC}"),
             Endpoint("/api/accounts/{id}/metrics (day)",
                      f"{account}/metrics?metric={SERIES_METRIC}&resolution=day"),
