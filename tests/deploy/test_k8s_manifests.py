@@ -316,3 +316,21 @@ def test_network_policies_allow_only_the_architecture_flows(docs: dict[str, list
     for name in SERVICES:
         template_labels = _one(d, "Deployment", f"sma-{name}")["spec"]["template"]["metadata"]["labels"]
         assert template_labels.items() >= pods[name].items()
+
+
+def test_the_documented_first_apply_selects_the_job_and_its_prerequisites_but_no_service(
+    docs: dict[str, list[dict[str, Any]]],
+) -> None:
+    # docs/OPERATIONS.md step 2: apply -l 'app.kubernetes.io/component notin (gateway,...)' then
+    # wait for the Job; the Deployments come only in step 3.
+    doc = (ROOT / "docs" / "OPERATIONS.md").read_text()
+    selector = "app.kubernetes.io/component notin (gateway,scheduler,collector,maintenance)"
+    assert selector in doc
+    services = {"gateway", "scheduler", "collector", "maintenance"}
+    component = "app.kubernetes.io/component"
+    first = [d for d in docs["prod"] if d["metadata"].get("labels", {}).get(component) not in services]
+    kinds = {(d["kind"], d["metadata"]["name"]) for d in first}
+    assert ("Job", "sma-migrate") in kinds
+    assert {("ConfigMap", "sma-config"), ("ServiceAccount", "sma"), ("NetworkPolicy", "sma-egress-postgres"),
+            ("NetworkPolicy", "sma-default-deny"), ("NetworkPolicy", "sma-allow-dns")} <= kinds
+    assert not [d for d in first if d["kind"] == "Deployment"]

@@ -57,7 +57,7 @@ async def read_leaderboard(request: web.Request) -> web.Response:
 
     variant = "|".join([_SHAPE, query.metric, query.period, query.platform or "", str(limit), output])
     read = await request.app[state.CACHE].read(LEADERBOARD_SCOPE, variant, load)
-    return rendered_response(read.value, output, {CACHE_HEADER: read.outcome})
+    return rendered_response(read.value, output, {CACHE_HEADER: read.outcome, "ETag": read.etag})
 
 
 def routes() -> list[web.RouteDef]:

@@ -69,7 +69,7 @@ async def read_summary(request: web.Request) -> web.Response:
         return render_summary(await load_summary(pool, account_id, now), output)
 
     read = await request.app[state.CACHE].read(account_id, f"{_SHAPE}|{output}", load)
-    return rendered_response(read.value, output, {CACHE_HEADER: read.outcome})
+    return rendered_response(read.value, output, {CACHE_HEADER: read.outcome, "ETag": read.etag})
 
 
 def routes() -> list[web.RouteDef]:
