@@ -98,7 +98,10 @@ async def test_summary_is_cached_until_the_account_changes(gateway: Gateway, see
     first = await gateway.call("GET", f"/api/accounts/{account_id}/summary", scope="read")
     second = await gateway.call("GET", f"/api/accounts/{account_id}/summary", scope="read")
     assert first.headers["X-Cache"] == "miss" and second.headers["X-Cache"] != "miss"
-    assert second.body == first.body
+    assert second.body == first.body and second.headers["ETag"] == first.headers["ETag"]
+    unchanged = await gateway.call("GET", f"/api/accounts/{account_id}/summary", scope="read",
+                                   headers={"If-None-Match": first.headers["ETag"]})
+    assert unchanged.status == 304 and unchanged.body == b""
 
     # A collector writing a point bumps the account's version: the next read sees the point.
     await seed.points(account_id, "followers", [(ago(minutes=5), 12.0)])
