@@ -7,15 +7,24 @@ from aiohttp import web
 
 from sma_gateway import state
 from sma_gateway.csv_output import requested_format
+from sma_gateway.openapi import operation
 from sma_gateway.pagination import next_link, page_limit
 from sma_gateway.responses import rendered_response
-from sma_gateway.schemas import MetricsQuery
+from sma_gateway.schemas import AccountId, MetricBucket, MetricPoint, MetricsQuery
 from sma_gateway.series import SeriesRequest, read_series
 from sma_gateway.validation import parse_account_id, parse_query
 
 CACHE_HEADER = "X-Cache"
 
 
+@operation(
+    "One metric's series: raw points, or hour or day buckets",
+    description="`from` defaults to a week before `to`, `to` to now; the range is `[from, to)`. A long series "
+    "comes in pages: the `Link` header names the next one.",
+    path={"id": AccountId}, query=MetricsQuery, response=list[MetricBucket | MetricPoint], paginated=True,
+    csv=True, headers={CACHE_HEADER: "where the answer came from: `local` (this gateway's memory), `hit` (Redis), "
+             "`miss` (Postgres, now cached) or `bypass` (Postgres, Redis unavailable)"},
+)
 async def read_metric_series(request: web.Request) -> web.Response:
     account_id = parse_account_id(request)
     query = parse_query(request, MetricsQuery)
