@@ -7,7 +7,16 @@ from datetime import UTC, datetime
 from typing import Annotated, Literal, Self
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from sma_common.platforms import LIVE_PLATFORMS, METRIC_IDS, Platform
 
@@ -39,6 +48,31 @@ def to_utc(value: datetime) -> datetime:
 UtcDatetime = Annotated[datetime, AfterValidator(to_utc)]
 
 _SPACE_BEFORE_OFFSET = re.compile(r"(\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) (\d{2}:?\d{2})$")
+# An instant in a query string: an ISO 8601 date or date-time, with an offset or without (then
+# UTC). Checked before pydantic parses it, which would also read "5" as a Unix time; the same
+# pattern is the parameter's schema in the OpenAPI document, so both say the same thing.
+QUERY_DATETIME_PATTERN = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?([Zz]|[+-][0-9]{2}:?[0-9]{2})?)?$"
+)
+_QUERY_DATETIME = re.compile(QUERY_DATETIME_PATTERN)
+
+
+def _query_instant(value: object) -> object:
+    if not isinstance(value, str):
+        return value
+    value = _SPACE_BEFORE_OFFSET.sub(r"\1+\2", value)
+    if _QUERY_DATETIME.fullmatch(value) is None:
+        raise ValueError("not an ISO 8601 date-time such as 2026-01-01T00:00:00Z")
+    return value
+
+
+QueryDatetime = Annotated[
+    datetime, BeforeValidator(_query_instant), AfterValidator(to_utc),
+    WithJsonSchema({"type": "string", "pattern": QUERY_DATETIME_PATTERN,
+                    "description": "ISO 8601 date or date-time; without an offset it is UTC"}),
+]
+# Metric names as the OpenAPI document lists them (validated by the models that take one).
+_METRIC_NAMES = Field(json_schema_extra={"enum": list(METRIC_IDS)})
 
 
 class _Body(BaseModel):
@@ -136,9 +170,9 @@ class AccountListQuery(PageQuery):
 
 
 class MetricsQuery(_Query):
-    metric: str
-    start: UtcDatetime | None = Field(default=None, alias="from")
-    end: UtcDatetime | None = Field(default=None, alias="to")
+    metric: Annotated[str, _METRIC_NAMES]
+    start: QueryDatetime | None = Field(default=None, alias="from")
+    end: QueryDatetime | None = Field(default=None, alias="to")
     resolution: Resolution = "raw"
     limit: int | None = Field(default=None, ge=1)
 
@@ -148,11 +182,6 @@ class MetricsQuery(_Query):
         if value not in METRIC_IDS:
             raise ValueError(f"unknown metric {value!r}; known: {', '.join(METRIC_IDS)}")
         return value
-
-    @field_validator("start", "end", mode="before")
-    @classmethod
-    def _restore_plus(cls, value: object) -> object:
-        return _SPACE_BEFORE_OFFSET.sub(r"\1+\2", value) if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _ordered(self) -> Self:
@@ -292,7 +321,7 @@ def _known_metric_name(value: str) -> str:
     return value
 
 
-MetricName = Annotated[str, AfterValidator(_known_metric_name)]
+MetricName = Annotated[str, AfterValidator(_known_metric_name), _METRIC_NAMES]
 LeaderboardPeriod = Literal["day", "week", "month"]
 Gain = Annotated[float | None, Field(description="latest value minus the value at or before N days ago; "
                                                  "null when there is no value that old")]

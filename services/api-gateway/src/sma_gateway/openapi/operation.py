@@ -9,15 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Annotated, TypeVar
 
 from aiohttp import web
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 H = TypeVar("H", bound=Handler)
 
 _ATTRIBUTE = "__sma_operation__"
+
+# A Postgres bigint id in a path, as `validation.parse_numeric_id` accepts it (anything else: 404).
+BigintId = Annotated[int, Field(ge=1, le=2**63 - 1)]
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,7 +43,7 @@ _NOT_MODIFIED = {
     "headers": {"ETag": header(_ETAG)},
 }
 _FORMAT_PARAMETER = {
-    "name": "format", "in": "query", "required": False,
+    "name": "format", "in": "query", "required": False, "allowEmptyValue": True,
     "description": "`csv` for CSV (also chosen by `Accept: text/csv`); JSON by default.",
     "schema": {"type": "string", "enum": ["json", "csv"]},
 }

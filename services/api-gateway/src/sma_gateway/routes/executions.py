@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from uuid import UUID
+
 from aiohttp import web
 from pydantic import TypeAdapter
 
 from sma_gateway import state
+from sma_gateway.openapi import operation
 from sma_gateway.pagination import decode_cursor, encode_cursor, next_link, page_limit, split_page
 from sma_gateway.problem import not_found
 from sma_gateway.repositories import executions, jobs
@@ -16,6 +19,8 @@ from sma_gateway.validation import parse_job_id, parse_query
 _CURSOR = TypeAdapter(tuple[UtcDatetime])
 
 
+@operation("One job's executions, newest first", path={"id": UUID}, query=ExecutionListQuery,
+           response=list[ExecutionOut], paginated=True, csv=True)
 async def list_executions(request: web.Request) -> web.Response:
     job_id = parse_job_id(request)
     query = parse_query(request, ExecutionListQuery)

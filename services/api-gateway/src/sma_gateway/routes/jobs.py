@@ -12,6 +12,7 @@ from pydantic import TypeAdapter
 from sma_common.platforms import LIVE_PLATFORMS
 from sma_gateway import state
 from sma_gateway.adapters import resolve_account
+from sma_gateway.openapi import operation
 from sma_gateway.pagination import decode_cursor, encode_cursor, next_link, page_limit, split_page
 from sma_gateway.problem import FieldError, ProblemError, invalid, not_found
 from sma_gateway.repositories import jobs
@@ -36,6 +37,7 @@ def _found(job: JobOut | None, job_id: UUID) -> JobOut:
     return job
 
 
+@operation("List monitoring jobs", query=JobListQuery, response=list[JobOut], paginated=True, csv=True)
 async def list_jobs(request: web.Request) -> web.Response:
     query = parse_query(request, JobListQuery)
     settings = request.app[state.SETTINGS]
@@ -50,6 +52,14 @@ async def list_jobs(request: web.Request) -> web.Response:
     return list_response(request, JobOut, page, next_link(request.rel_url, cursor=cursor))
 
 
+@operation(
+    "Track an account: create its monitoring job",
+    description="`account` is a handle, profile URL or platform id (`twitch.tv/name`, `@user@instance` on "
+    "Mastodon, `youtube.com/@handle`), resolved to the platform's id through its API (an unknown account is "
+    "a 422). Idempotent per account: tracking it again answers 200 with the existing job.",
+    body=JobCreate, response=JobOut, status=201, also=(200,), errors=(502, 503),
+    headers={"Location": "the new job's path (201 only)"},
+)
 async def create_job(request: web.Request) -> web.Response:
     body = await parse_body(request, JobCreate, request.app[state.SETTINGS].max_request_body_bytes)
     account = await resolve_account(request.app[state.ADAPTERS], body.platform, body.account)
@@ -61,11 +71,14 @@ async def create_job(request: web.Request) -> web.Response:
     return response
 
 
+@operation("One job", path={"id": UUID}, response=JobOut)
 async def get_job(request: web.Request) -> web.Response:
     job_id = parse_job_id(request)
     return model_response(_found(await jobs.get_job(request.app[state.DATABASE].pool, job_id), job_id))
 
 
+@operation("Change a job's interval, status or live interval", path={"id": UUID}, body=JobUpdate,
+           response=JobOut)
 async def update_job(request: web.Request) -> web.Response:
     job_id = parse_job_id(request)
     body = await parse_body(request, JobUpdate, request.app[state.SETTINGS].max_request_body_bytes)
@@ -95,6 +108,7 @@ def _bulk_result(count: jobs.BulkCount) -> web.Response:
     return model_response(BulkJobResult(matched=count.matched, changed=count.changed))
 
 
+@operation("Change every job a filter matches", query=JobBulkQuery, body=JobUpdate, response=BulkJobResult)
 async def update_jobs(request: web.Request) -> web.Response:
     """PATCH /api/jobs?platform=…: the single-job PATCH applied to every matching job at once."""
     where = _bulk_filter(request)
@@ -114,14 +128,17 @@ async def update_jobs(request: web.Request) -> web.Response:
     return _bulk_result(count)
 
 
+@operation("Pause every job a filter matches", query=JobBulkQuery, response=BulkJobResult)
 async def pause_jobs(request: web.Request) -> web.Response:
     return _bulk_result(await jobs.pause_jobs(request.app[state.DATABASE].pool, _bulk_filter(request)))
 
 
+@operation("Resume every job a filter matches", query=JobBulkQuery, response=BulkJobResult)
 async def resume_jobs(request: web.Request) -> web.Response:
     return _bulk_result(await jobs.resume_jobs(request.app[state.DATABASE].pool, _bulk_filter(request)))
 
 
+@operation("Stop tracking: delete a job (its account and points stay)", path={"id": UUID}, status=204)
 async def delete_job(request: web.Request) -> web.Response:
     job_id = parse_job_id(request)
     if not await jobs.delete_job(request.app[state.DATABASE].pool, job_id):
@@ -129,22 +146,31 @@ async def delete_job(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+@operation("Pause a job", path={"id": UUID}, response=JobOut)
 async def pause_job(request: web.Request) -> web.Response:
     job_id = parse_job_id(request)
     return model_response(_found(await jobs.pause_job(request.app[state.DATABASE].pool, job_id), job_id))
 
 
+@operation("Resume a job", path={"id": UUID}, response=JobOut)
 async def resume_job(request: web.Request) -> web.Response:
     job_id = parse_job_id(request)
     return model_response(_found(await jobs.resume_job(request.app[state.DATABASE].pool, job_id), job_id))
 
 
+@operation("Run a job now (at the scheduler's next tick)", path={"id": UUID}, response=JobOut,
+           errors=(409,))
 async def run_job(request: web.Request) -> web.Response:
     job_id = parse_job_id(request)
     outcome, job = await jobs.request_run(request.app[state.DATABASE].pool, job_id)
     if outcome is jobs.RunRequest.PAUSED:
         raise ProblemError(409, f"Job '{job_id}' is paused; resume it to run it.", kind="job-paused")
     return model_response(_found(job, job_id))
+
+
+# Hex digits and dashes only: `/api/jobs/pause` and `/api/jobs/resume` must never read as a job
+# id, or a PUT there would answer 404 (no such job) instead of 405 (method not allowed).
+_ONE_JOB = "/api/jobs/{id:[0-9A-Fa-f-]+}"
 
 
 def routes() -> list[web.RouteDef]:
@@ -155,10 +181,10 @@ def routes() -> list[web.RouteDef]:
         web.patch("/api/jobs", update_jobs),
         web.post("/api/jobs/pause", pause_jobs),
         web.post("/api/jobs/resume", resume_jobs),
-        web.get("/api/jobs/{id}", get_job),
-        web.put("/api/jobs/{id}", update_job),
-        web.patch("/api/jobs/{id}", update_job),
-        web.delete("/api/jobs/{id}", delete_job),
+        web.get(_ONE_JOB, get_job),
+        web.put(_ONE_JOB, update_job),
+        web.patch(_ONE_JOB, update_job),
+        web.delete(_ONE_JOB, delete_job),
         web.post("/api/jobs/{id}/pause", pause_job),
         web.post("/api/jobs/{id}/resume", resume_job),
         web.post("/api/jobs/{id}/run", run_job),

@@ -7,17 +7,23 @@ from aiohttp import web
 
 from sma_common.api_keys import create_key, list_keys, revoke_key
 from sma_gateway import state
+from sma_gateway.openapi import BigintId, operation
 from sma_gateway.problem import not_found
 from sma_gateway.responses import list_response, model_response
 from sma_gateway.schemas import KeyCreate, KeyCreated, KeyOut
 from sma_gateway.validation import parse_body, parse_numeric_id
 
 
+@operation("List API keys (never their secrets)", response=list[KeyOut], csv=True)
 async def list_api_keys(request: web.Request) -> web.Response:
     rows = await list_keys(request.app[state.DATABASE].pool)
     return list_response(request, KeyOut, [KeyOut.model_validate(dict(row)) for row in rows])
 
 
+@operation(
+    "Create an API key: the token is in this response only",
+    body=KeyCreate, response=KeyCreated, status=201, headers={"Location": "the new key's path"},
+)
 async def create_api_key(request: web.Request) -> web.Response:
     body = await parse_body(request, KeyCreate, request.app[state.SETTINGS].max_request_body_bytes)
     async with request.app[state.DATABASE].pool.acquire() as conn:
@@ -29,6 +35,7 @@ async def create_api_key(request: web.Request) -> web.Response:
     return response
 
 
+@operation("Revoke an API key, on every gateway at once", path={"id": BigintId}, status=204)
 async def revoke_api_key(request: web.Request) -> web.Response:
     key_id = parse_numeric_id(request, "key")
     prefix = await revoke_key(request.app[state.DATABASE].pool, key_id=key_id)

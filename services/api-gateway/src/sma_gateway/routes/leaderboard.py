@@ -15,6 +15,7 @@ from aiohttp import web
 from sma_common.platforms import METRIC_IDS, is_rounded
 from sma_gateway import state
 from sma_gateway.csv_output import requested_format
+from sma_gateway.openapi import operation
 from sma_gateway.pagination import page_limit
 from sma_gateway.repositories import analytics
 from sma_gateway.responses import render_rows, rendered_response
@@ -41,6 +42,13 @@ def entry(rank: int, gainer: analytics.Gainer, metric: str) -> LeaderboardEntry:
     )
 
 
+@operation(
+    "Top gainers in one metric over a day, week or month",
+    description=f"`limit` defaults to {LIMIT_DEFAULT} and is at most {LIMIT_MAX}.", tags=["analytics"],
+    query=LeaderboardQuery, response=list[LeaderboardEntry], csv=True,
+    headers={CACHE_HEADER: "where the answer came from: `local` (this gateway's memory), `hit` (Redis), "
+             "`miss` (Postgres, now cached) or `bypass` (Postgres, Redis unavailable)"},
+)
 async def read_leaderboard(request: web.Request) -> web.Response:
     query = parse_query(request, LeaderboardQuery)
     output = requested_format(request)

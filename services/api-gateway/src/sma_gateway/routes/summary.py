@@ -11,11 +11,12 @@ from aiohttp import web
 from sma_common.platforms import is_rounded
 from sma_gateway import state
 from sma_gateway.csv_output import requested_format
+from sma_gateway.openapi import operation
 from sma_gateway.problem import not_found
 from sma_gateway.repositories import analytics
 from sma_gateway.responses import model_response_bytes, render_rows, rendered_response
 from sma_gateway.routes.metrics import CACHE_HEADER
-from sma_gateway.schemas import AccountSummary, MetricSummary, OutputFormat
+from sma_gateway.schemas import AccountId, AccountSummary, MetricSummary, OutputFormat
 from sma_gateway.validation import parse_account_id
 
 # Names the rendered shape (see series._SHAPE for why).
@@ -59,6 +60,12 @@ def render_summary(summary: AccountSummary, output: OutputFormat) -> bytes:
     return model_response_bytes(summary)
 
 
+@operation(
+    "An account's summary: per metric, the latest value and its gains over 1, 7 and 30 days",
+    description="As CSV: one row per metric.", path={"id": AccountId}, response=AccountSummary, csv=True,
+    headers={CACHE_HEADER: "where the answer came from: `local` (this gateway's memory), `hit` (Redis), "
+             "`miss` (Postgres, now cached) or `bypass` (Postgres, Redis unavailable)"},
+)
 async def read_summary(request: web.Request) -> web.Response:
     account_id = parse_account_id(request)
     output = requested_format(request)
