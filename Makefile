@@ -8,7 +8,7 @@ PACKAGES := -e libs/common -e libs/platforms -e libs/devstack \
 	-e simulator -e cli
 PYPROJECTS := $(wildcard libs/*/pyproject.toml services/*/pyproject.toml simulator/pyproject.toml cli/pyproject.toml)
 
-.PHONY: install run up down status test test-deploy dashboards lint typecheck clean bench bench-collector bench-scheduler bench-storage bench-budget
+.PHONY: install run up down status test test-deploy dashboards lint typecheck clean bench bench-collector bench-scheduler bench-storage bench-budget bench-gateway
 
 $(VENV)/.installed: constraints.txt requirements-dev.txt $(PYPROJECTS)
 	@echo "Installing SMA and its pinned dependencies into $(VENV) (about two minutes the first time)..."
@@ -42,7 +42,7 @@ test-deploy: install ## alert rule tests (promtool), dashboard queries against a
 dashboards: install ## regenerate deploy/grafana/dashboards/*.json after editing deploy/grafana/generate.py
 	$(PY) deploy/grafana/generate.py
 
-bench: bench-collector bench-scheduler bench-storage ## every benchmark; results under bench/results/
+bench: bench-collector bench-scheduler bench-storage bench-gateway ## every benchmark; results under bench/results/
 
 bench-collector: install ## accounts per API call and per second of one collector (bench/results/collector.json)
 	$(PY) bench/collector/run.py $(BENCH_ARGS)
@@ -52,6 +52,10 @@ bench-scheduler: install ## dispatch lag with 1M jobs and a 100k-job burst again
 
 bench-storage: install ## 10M points: write path vs COPY, bytes per point hot and compacted, series read p99 (bench/results/storage.json)
 	$(PY) bench/storage/run.py $(BENCH_ARGS)
+
+bench-gateway: install ## cached metrics reads vs a bare aiohttp handler, with wrk (bench/results/gateway.json)
+	@command -v wrk >/dev/null || bash .ci/install-tools
+	$(PY) bench/gateway/run.py $(BENCH_ARGS)
 
 bench-budget: install ## two collectors sharing one Twitch budget for BENCH_MINUTES (default 10)
 	$(PY) bench/budget/run.py --minutes $(or $(BENCH_MINUTES),10) $(BENCH_ARGS)

@@ -3,10 +3,12 @@ headers, per-key overrides, ops routes never limited, and fail-open without Redi
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
+import redis.asyncio as aioredis
 
 from tests.integration.gateway.conftest import _started
 from tests.integration.gateway.harness import Gateway, RunService, create_api_key, gateway_settings
@@ -87,3 +89,35 @@ async def test_without_redis_requests_are_served_unlimited(gateway_without_redis
     for _ in range(120):  # over the default burst of 100
         reply = await gateway_without_redis.call("GET", "/api/jobs", scope="read")
         assert reply.status == 200
+
+
+async def test_leases_spare_redis_round_trips_but_never_loosen_the_limit(
+    database_url: str, redis_url: str, redis_prefix: str, run_service: RunService, db: asyncpg.Pool
+) -> None:
+    """A bucket of 200 (leases of 10) that does not refill mid-test, shared by two replicas: a
+    burst of 300 gets at most 200 through, with far fewer than 300 trips to Redis (refusals
+    are remembered too)."""
+    settings = gateway_settings(database_url, redis_url, redis_key_prefix=redis_prefix,
+                                api_rate_limit_per_minute=1, api_rate_limit_burst=200)
+    token = await create_api_key(db, ["read"], name="leased")
+    headers = {"Authorization": f"Bearer {token}"}
+    client = aioredis.Redis.from_url(redis_url)
+    replicas = [_started(settings, run_service, db) for _ in range(2)]
+    try:
+        a, b = [await anext(replica) for replica in replicas]
+        calls_before = await _script_calls(client)
+        replies = await asyncio.gather(*(
+            (a if i % 2 else b).call("GET", "/api/jobs", scope=None, headers=headers) for i in range(300)))
+        statuses = [reply.status for reply in replies]
+        assert set(statuses) <= {200, 429}
+        assert 180 <= statuses.count(200) <= 200
+        assert await _script_calls(client) - calls_before < 60
+    finally:
+        for replica in replicas:
+            await replica.aclose()
+        await client.aclose()
+
+
+async def _script_calls(client: aioredis.Redis) -> int:
+    stats = await client.info("commandstats")
+    return sum(int(v["calls"]) for k, v in stats.items() if k in ("cmdstat_eval", "cmdstat_evalsha"))

@@ -56,7 +56,7 @@ def prefers_csv(accept: str) -> bool:
 
 def requested_format(request: web.Request) -> OutputFormat:
     """`?format=` when given (422 for anything but json or csv), else what `Accept` prefers."""
-    explicit = parse_query(request, FormatQuery).format
+    explicit = parse_query(request, FormatQuery).format if "format" in request.query else None
     if explicit is not None:
         return explicit
     return "csv" if prefers_csv(request.headers.get("Accept", "")) else "json"

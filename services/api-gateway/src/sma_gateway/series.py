@@ -52,6 +52,7 @@ class SeriesPage:
     body: bytes
     next_start: datetime | None
     outcome: CacheOutcome
+    etag: str  # of the cached value: a hit needs no hashing of the body
 
 
 def resolve_range(start: datetime | None, end: datetime | None, now: datetime) -> tuple[datetime, datetime]:
@@ -134,4 +135,4 @@ async def read_series(
 
     read = await cache.read(request.account_id, cache_variant(request), load)
     next_start, body = unpack(read.value)
-    return SeriesPage(body, next_start, read.outcome)
+    return SeriesPage(body, next_start, read.outcome, read.etag)

@@ -37,7 +37,7 @@ async def read_metric_series(request: web.Request) -> web.Response:
     page = await read_series(
         request.app[state.CACHE], request.app[state.DATABASE].pool, series, request.app[state.CLOCK].now()
     )
-    headers: dict[str, str] = {CACHE_HEADER: page.outcome}
+    headers: dict[str, str] = {CACHE_HEADER: page.outcome, "ETag": page.etag}
     if page.next_start is not None:
         headers["Link"] = next_link(request.rel_url, **{"from": page.next_start.isoformat()})
     return rendered_response(page.body, output, headers)
