@@ -97,3 +97,15 @@ async def ingest(conn: asyncpg.Connection, plan: Plan, advance: Callable[[int], 
         rates.points[way] += len(batch)
         advance(len(batch))
     return rates
+
+
+async def rewrite(conn: asyncpg.Connection, plan: Plan, ticks: int) -> float:
+    """Points/s of the write path given points already stored (a redelivery): the last `ticks`
+    ticks written again, each skipped through the ON CONFLICT DO NOTHING fallback."""
+    accounts, started, points = range(1, plan.accounts + 1), time.perf_counter(), 0
+    for tick in range(max(0, plan.ticks - ticks), plan.ticks):
+        batch = tick_points(accounts, plan.start + tick * plan.interval, tick)
+        async with conn.transaction():
+            await write_points(conn, batch)
+        points += len(batch)
+    return points / (time.perf_counter() - started)

@@ -6,6 +6,8 @@
    (`sma_collector.repository.write_points`, idempotent) and plain `COPY` into the same table,
    so both meet the same table state; the figure is the write path's points/s against COPY's.
    `--probes` accounts (default 5) also get a point every interval for a whole year (untimed).
+   Also in the details: the write path's rate when every point is already stored (its
+   ON CONFLICT DO NOTHING fallback, what a redelivered command costs).
 2. Bytes per point on disk (table plus indexes and TOAST): the hot partitions (today and
    yesterday, raw rows), and the closed days after the maintenance `rollups` and `compact`
    operations (the compact table, plus what the emptied partitions still hold).
@@ -38,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import bench_stack, figure, step, write_result
-from ingest import FOLLOWERS, Plan, ensure_partitions, ingest, load_probes
+from ingest import FOLLOWERS, Plan, ensure_partitions, ingest, load_probes, rewrite
 
 from sma_gateway.repositories import analytics
 from sma_gateway.repositories import metrics as gateway
@@ -50,6 +52,7 @@ GOAL_CLOSED_BYTES_PER_POINT = 20.0
 GOAL_READ_P99_MS = 20.0
 POOL_SIZE = 2
 WARM_UP_READS = 5 * POOL_SIZE * 2
+REWRITE_TICKS = 10
 
 PARTITION_SIZES = """
 SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::bigint AS bytes
@@ -142,7 +145,10 @@ async def main(args: argparse.Namespace) -> None:
                           console=console) as progress:
                 task = progress.add_task("ingest", total=plan.ticks * plan.accounts)
                 rates = await ingest(conn, plan, lambda n: progress.advance(task, n))
-            details["ingest"] = {"points": rates.points, "seconds": rates.seconds}
+            with step(console, "the write path again over stored points (a redelivery)"):
+                again = await rewrite(conn, plan, REWRITE_TICKS)
+            details["ingest"] = {"points": rates.points, "seconds": rates.seconds,
+                                 "write_path_all_already_stored_points_per_second": round(again)}
             with step(console, "analyze"):
                 await conn.execute("ANALYZE metric_points")
             hot_from = datetime(plan.now.year, plan.now.month, plan.now.day, tzinfo=UTC) - timedelta(days=1)
