@@ -98,9 +98,10 @@ async def compact_partition(conn: asyncpg.Connection, partition: str, day: date,
     table = quote_ident(partition)
     async with conn.transaction():
         await limit_lock_wait(conn, lock_timeout_ms)
-        # The lock TRUNCATE needs, taken first: no write slips in between the merge and the
-        # truncate, and no lock upgrade can deadlock with a writer.
-        await conn.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
+        # Writes to the day wait from here (none slips in between the merge and the truncate);
+        # reads go on during the merge and wait only for the TRUNCATE's exclusive lock at the
+        # end. Holding SHARE, no writer holds the partition, so that upgrade cannot deadlock.
+        await conn.execute(f"LOCK TABLE {table} IN SHARE MODE")
         raw_points = await conn.fetchval(f"SELECT count(*) FROM {table}")
         if not raw_points:
             return None
