@@ -125,7 +125,8 @@ def _rollups(console: Console, report: RollupReport) -> None:
 
 def _compact(console: Console, report: CompactReport) -> None:
     if report.compacted:
-        table = Table("partition", "day", "points", "compact rows", "before", "after", title="compacted")
+        table = Table("partition", "day", "points moved", "compact rows", "partition size", "day compacted",
+                      title="compacted")
         for d in report.compacted:
             table.add_row(d.partition, str(d.day), f"{d.raw_points:,}", f"{d.compact_rows:,}", size(d.bytes_before),
                           size(d.bytes_after))
