@@ -197,6 +197,12 @@ async def test_the_cli_runs_compact(database_url: str, db: asyncpg.Pool) -> None
     async with db.acquire() as conn:
         await fill_days(conn)
         await refresh_rollups(conn)
+    code, _, err = await sma("db", "maintenance", "--operation", "compact", "--min-age-days", "0",
+                             database_url=database_url)
+    assert code == 2 and "--min-age-days" in err
+    code, out, _ = await sma("db", "maintenance", "--operation", "compact", "--min-age-days", str(DAYS_BACK),
+                             database_url=database_url)
+    assert code == 0 and "compacted 0 partition(s)" in out
     code, out, err = await sma("db", "maintenance", "--operation", "compact", database_url=database_url)
     assert code == 0, err
     assert f"compacted {DAYS_BACK - 1} partition(s)" in out and "Traceback" not in err

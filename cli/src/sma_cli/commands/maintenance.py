@@ -28,6 +28,7 @@ from sma_maintenance.operations import (
 )
 from sma_maintenance.operations.check import DEFAULT_LONG_QUERY_SECONDS, DEFAULT_MIN_PARTITION_DAYS_AHEAD
 from sma_maintenance.operations.cleanup import DEFAULT_POINTS_RETENTION_DAYS, DEFAULT_ROLLUP_RETENTION_DAYS
+from sma_maintenance.operations.compact import DEFAULT_MIN_AGE_DAYS
 from sma_maintenance.operations.partitions import DEFAULT_DAYS_AHEAD
 
 
@@ -43,6 +44,8 @@ def register(db: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help="vacuum: VACUUM FULL (rewrites tables under an exclusive lock)")
     m.add_argument("--days-ahead", type=int, default=DEFAULT_DAYS_AHEAD,
                    help="partitions: create this many days ahead (default %(default)s)")
+    m.add_argument("--min-age-days", type=int, default=DEFAULT_MIN_AGE_DAYS,
+                   help="compact: take days that ended at least this many days ago (default %(default)s)")
     m.add_argument("--min-days-ahead", type=int, default=DEFAULT_MIN_PARTITION_DAYS_AHEAD,
                    help="check: fewer days of future partitions need action (default %(default)s)")
     m.add_argument("--long-query-seconds", type=float, default=DEFAULT_LONG_QUERY_SECONDS,
@@ -56,13 +59,13 @@ def _params(args: argparse.Namespace) -> OperationParams:
     return OperationParams(
         days_ahead=args.days_ahead, retention=Retention(args.days, args.days, args.rollup_days),
         dry_run=args.dry_run, vacuum_full=args.full, long_query_seconds=args.long_query_seconds,
-        min_partition_days_ahead=args.min_days_ahead,
+        min_partition_days_ahead=args.min_days_ahead, compact_min_age_days=args.min_age_days,
     )
 
 
 def _invalid(args: argparse.Namespace) -> str | None:
-    if min(args.days, args.rollup_days, args.days_ahead) < 1:
-        return "--days, --rollup-days and --days-ahead must be at least 1"
+    if min(args.days, args.rollup_days, args.days_ahead, args.min_age_days) < 1:
+        return "--days, --rollup-days, --days-ahead and --min-age-days must be at least 1"
     if args.full and args.operation != "vacuum":
         return "--full applies to --operation vacuum only"
     return None
