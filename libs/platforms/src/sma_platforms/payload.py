@@ -1,15 +1,18 @@
-"""Reading untrusted platform JSON: typed accessors shared by every platform's `parse.py`.
+"""Reading untrusted platform JSON: typed accessors shared by every platform's `parse.py`, and
+the URL splitting of the account references people type.
 
-A figure the platform omits or hides is `None` (never 0). A body of the wrong shape raises
-`MalformedResponse`, so a platform change shows up as a failed fetch instead of bad points.
+A figure the platform omits or hides, or that no float can hold, is `None` (never 0). A body of
+the wrong shape raises `MalformedResponse`, so a platform change shows up as a failed fetch
+instead of bad points.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from urllib.parse import SplitResult, urlsplit
 
-from sma_common.errors import UpstreamUnavailable
+from sma_common.errors import NotFound, UpstreamUnavailable
 
 
 class MalformedResponse(UpstreamUnavailable):
@@ -50,6 +53,19 @@ def get_count(mapping: Mapping[str, object], key: str) -> float | None:
             value = int(value.strip())
         except ValueError:
             return None
-    if isinstance(value, int | float) and math.isfinite(value) and value >= 0:
-        return float(value)
-    return None
+    if not isinstance(value, int | float):
+        return None
+    try:
+        number = float(value)  # an int past 1.8e308 (JSON allows any length) does not fit
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) and number >= 0 else None
+
+
+def split_url(text: str, original: str) -> SplitResult:
+    """`text` as a URL (`https://` assumed when it has no scheme); `NotFound` when it cannot be one
+    at all (an unbalanced `[` makes `urlsplit` raise ValueError)."""
+    try:
+        return urlsplit(text if "://" in text else f"https://{text}")
+    except ValueError:
+        raise NotFound(f"not a profile URL: {original!r}") from None

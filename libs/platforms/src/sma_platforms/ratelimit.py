@@ -84,9 +84,10 @@ def _parse_reset(value: str | None, kind: ResetKind, now: datetime) -> datetime 
     number = _parse_number(value)
     if number is None or number < 0:
         return None
-    if kind == "seconds":
-        return now + timedelta(seconds=number)
+    # A reset past year 9999 (a garbled header) is no reset rather than an OverflowError.
     try:
+        if kind == "seconds":
+            return now + timedelta(seconds=number)
         return datetime.fromtimestamp(number, UTC)
     except (OverflowError, OSError, ValueError):
         return None

@@ -8,11 +8,11 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 from sma_common.errors import NotFound
 from sma_platforms.base import Observation, Outcome
-from sma_platforms.payload import as_list, as_mapping, get_count, get_str, require_str
+from sma_platforms.payload import as_list, as_mapping, get_count, get_str, require_str, split_url
 
 DID_PATTERN = re.compile(r"did:[a-z]+:[a-zA-Z0-9._:%-]{1,2040}")
 # The atproto handle syntax: DNS labels, at least two, a TLD that does not start with a digit.
@@ -63,7 +63,7 @@ def parse_actor_ref(account: str) -> str:
 
 
 def _actor_from_url(text: str, original: str) -> str:
-    parts = urlsplit(text if "://" in text else f"https://{text}")
+    parts = split_url(text, original)
     segments = [unquote(s) for s in parts.path.split("/") if s]
     host = (parts.hostname or "").lower()
     if host not in ("bsky.app", "www.bsky.app") or len(segments) < 2 or segments[0] != "profile":

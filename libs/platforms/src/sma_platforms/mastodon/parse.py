@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 from sma_common.errors import NotFound
 from sma_platforms.base import Observation
-from sma_platforms.payload import as_list, as_mapping, get_count, get_str, require_str
+from sma_platforms.payload import as_list, as_mapping, get_count, get_str, require_str, split_url
 
 ACCOUNT_ID_PATTERN = re.compile(r"[0-9]{1,20}")
 USERNAME_PATTERN = re.compile(r"[A-Za-z0-9_]([A-Za-z0-9_.-]{0,62}[A-Za-z0-9_])?")
@@ -79,7 +79,7 @@ def parse_account_ref(account: str) -> AccountRef:
 
 
 def _ref_from_url(text: str, original: str) -> AccountRef:
-    parts = urlsplit(text if "://" in text else f"https://{text}")
+    parts = split_url(text, original)
     segments = [unquote(s) for s in parts.path.split("/") if s]
     if parts.scheme not in ("http", "https") or not segments or not segments[0].startswith("@"):
         raise NotFound(f"not a Mastodon profile URL: {original!r}")

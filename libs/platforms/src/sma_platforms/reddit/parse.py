@@ -16,12 +16,12 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 from sma_common.errors import NotFound
 from sma_platforms.base import Observation, Outcome
 from sma_platforms.oauth import TokenGrant, parse_token_grant
-from sma_platforms.payload import as_list, as_mapping, get_count, get_str, require_str
+from sma_platforms.payload import as_list, as_mapping, get_count, get_str, require_str, split_url
 
 SUBREDDIT_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_]{1,20}")
 USERNAME_PATTERN = re.compile(r"[A-Za-z0-9_-]{3,20}")
@@ -78,7 +78,7 @@ def parse_ref(account: str) -> RedditRef:
     if FULLNAME_PATTERN.fullmatch(text):
         return RedditRef("fullname", text)
     if "reddit.com" in text.lower() or "://" in text:
-        parts = urlsplit(text if "://" in text else f"https://{text}")
+        parts = split_url(text, account)
         if (parts.hostname or "").lower() not in _REDDIT_HOSTS:
             raise NotFound(f"not a Reddit URL: {account!r}")
         text = parts.path

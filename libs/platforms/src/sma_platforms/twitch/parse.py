@@ -8,7 +8,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Literal
-from urllib.parse import urlsplit
 
 from sma_common.errors import NotFound
 from sma_platforms.base import Observation
@@ -19,6 +18,7 @@ from sma_platforms.payload import (
     get_count,
     get_str,
     require_str,
+    split_url,
 )
 
 LOGIN_PATTERN = re.compile(r"[a-z0-9_]{1,25}")
@@ -64,7 +64,7 @@ def parse_account_ref(account: str) -> AccountRef:
 
 
 def _login_from_url(text: str, original: str) -> str:
-    parts = urlsplit(text if "://" in text else f"https://{text}")
+    parts = split_url(text, original)
     host = (parts.hostname or "").lower()
     segments = [s for s in parts.path.split("/") if s]
     if not (host == "twitch.tv" or host.endswith(".twitch.tv")) or not segments:

@@ -12,11 +12,11 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 from sma_common.errors import NotFound
 from sma_platforms.base import Observation, Outcome
-from sma_platforms.payload import as_list, as_mapping, get_count, get_str, require_str
+from sma_platforms.payload import as_list, as_mapping, get_count, get_str, require_str, split_url
 
 USER_ID_PATTERN = re.compile(r"[0-9]{1,20}")
 USERNAME_PATTERN = re.compile(r"[A-Za-z0-9_]{1,15}")
@@ -75,7 +75,7 @@ def parse_user_ref(account: str) -> UserRef:
 
 
 def _ref_from_url(text: str, original: str) -> UserRef:
-    parts = urlsplit(text if "://" in text else f"https://{text}")
+    parts = split_url(text, original)
     host = (parts.hostname or "").lower().removeprefix("www.")
     segments = [unquote(s) for s in parts.path.split("/") if s]
     if host not in _X_HOSTS or not segments:

@@ -13,12 +13,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Literal
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 from zoneinfo import ZoneInfo
 
 from sma_common.errors import NotFound
 from sma_platforms.base import Observation, Outcome
-from sma_platforms.payload import as_list, as_mapping, get_count, get_str, require_str
+from sma_platforms.payload import as_list, as_mapping, get_count, get_str, require_str, split_url
 
 CHANNEL_ID_PATTERN = re.compile(r"UC[A-Za-z0-9_-]{22}")
 HANDLE_PATTERN = re.compile(r"[A-Za-z0-9._-]{3,30}")
@@ -67,7 +67,7 @@ def parse_channel_ref(account: str) -> ChannelRef:
 
 
 def _ref_from_url(text: str, original: str) -> str:
-    parts = urlsplit(text if "://" in text else f"https://{text}")
+    parts = split_url(text, original)
     segments = [unquote(s) for s in parts.path.split("/") if s]
     if (parts.hostname or "").lower() not in _YOUTUBE_HOSTS or not segments:
         raise NotFound(f"not a YouTube channel URL: {original!r}")
