@@ -9,9 +9,11 @@ import asyncpg
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from prometheus_client import CollectorRegistry
 
 from sma_common.db import migrations
 from sma_gateway.repositories import metrics as gateway
+from sma_maintenance.metrics import MaintenanceMetrics
 from sma_maintenance.operations import CompactReport, Retention, cleanup, compact, refresh_rollups, run_operation
 from tests.integration.cli.test_cli import sma
 
@@ -208,3 +210,15 @@ async def test_the_cli_runs_compact(database_url: str, db: asyncpg.Pool) -> None
     assert f"compacted {DAYS_BACK - 1} partition(s)" in out and "Traceback" not in err
     code, out, _ = await sma("db", "maintenance", "--operation", "compact", database_url=database_url)
     assert code == 0 and "compacted 0 partition(s)" in out
+
+
+async def test_a_compact_run_counts_in_the_metrics(db: asyncpg.Pool) -> None:
+    async with db.acquire() as conn:
+        await fill_days(conn)
+        await refresh_rollups(conn)
+        report = await compact(conn)
+    registry = CollectorRegistry()
+    MaintenanceMetrics(registry).record(report)
+    assert registry.get_sample_value("sma_maintenance_compacted_points_total") == (DAYS_BACK - 1) * 2 * 144
+    saved = registry.get_sample_value("sma_maintenance_compacted_bytes_saved_total")
+    assert saved == report.bytes_before - report.bytes_after and saved > 0
