@@ -8,7 +8,7 @@ PACKAGES := -e libs/common -e libs/platforms -e libs/devstack \
 	-e simulator -e cli
 PYPROJECTS := $(wildcard libs/*/pyproject.toml services/*/pyproject.toml simulator/pyproject.toml cli/pyproject.toml)
 
-.PHONY: install run up down status test test-deploy dashboards lint typecheck clean bench bench-collector bench-scheduler bench-storage bench-budget bench-gateway
+.PHONY: install run up down status test test-deploy dashboards lint typecheck clean bench bench-collector bench-scheduler bench-storage bench-budget bench-gateway bench-summary
 
 $(VENV)/.installed: constraints.txt requirements-dev.txt $(PYPROJECTS)
 	@echo "Installing SMA and its pinned dependencies into $(VENV) (about two minutes the first time)..."
@@ -42,7 +42,8 @@ test-deploy: install ## alert rule tests (promtool), dashboard queries against a
 dashboards: install ## regenerate deploy/grafana/dashboards/*.json after editing deploy/grafana/generate.py
 	$(PY) deploy/grafana/generate.py
 
-bench: bench-collector bench-scheduler bench-storage bench-gateway ## every benchmark; results under bench/results/
+bench: bench-collector bench-scheduler bench-storage bench-gateway ## every benchmark; results under bench/results/, one table in bench/results/summary.md
+	$(PY) bench/summary.py
 
 bench-collector: install ## accounts per API call and per second of one collector (bench/results/collector.json)
 	$(PY) bench/collector/run.py $(BENCH_ARGS)
@@ -69,3 +70,6 @@ typecheck: install
 
 clean: down
 	rm -rf $(VENV) .run .pytest_cache .mypy_cache .ruff_cache
+
+bench-summary: install ## bench/results/*.json as one table: bench/results/summary.md (make bench ends with it)
+	$(PY) bench/summary.py
