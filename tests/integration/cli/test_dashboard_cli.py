@@ -6,6 +6,9 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import os
+import signal
+import sys
 
 import aiohttp
 import asyncpg
@@ -97,3 +100,21 @@ def test_rates_come_from_the_difference_between_scrapes_and_survive_a_restart() 
     assert counter_delta(before, after, "c_total") == 6 + 4 + 1
     assert counter_delta(before, after, "c_total", p="a") == 6
     assert bucket_delta(before, after, "h") == {0.1: 0.0, math.inf: 4.0}
+
+
+async def test_live_view_keeps_drawing_until_ctrl_c() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SMA_")}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "sma_cli", "dashboard", "--interval", "0.3", "--timeout", "0.5",
+        "--grafana-url", "http://grafana.invalid", "--url", NOWHERE, "--scheduler-url", NOWHERE,
+        "--collector-url", NOWHERE, "--maintenance-url", NOWHERE,
+        env={**env, "COLUMNS": "200"}, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    await asyncio.sleep(3)
+    assert proc.returncode is None  # still running: live, not a snapshot
+    proc.send_signal(signal.SIGINT)
+    out, err = await asyncio.wait_for(proc.communicate(), 10)
+    assert proc.returncode == 130, err
+    text = out.decode()
+    assert "Grafana: http://grafana.invalid/d/sma-overview" in text  # without --console-only
+    assert "gateway requests" in text and "down" in text and "Traceback" not in text + err.decode()

@@ -3,7 +3,8 @@
 Scrapes the gateway, scheduler, collector and maintenance services every `--interval` seconds
 and shows rates and percentiles over the last interval (see `sma_cli.dashboard_figures`); a
 service that does not answer is shown as down. Without `--console-only` it first prints the
-Grafana link when one is configured (`--grafana-url`, `$SMA_GRAFANA_URL`) and tries to open it.
+Grafana link when one is configured (`--grafana-url`, `$SMA_GRAFANA_URL`) and opens it in a
+graphical browser when there is one.
 `--once` scrapes twice, `--interval` apart, prints one snapshot (`--json` for scripts) and exits:
 0 when at least one service answered, 1 when none did. Ctrl-C ends the live view.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import sys
 import webbrowser
 from datetime import UTC, datetime
 from typing import Any
@@ -47,6 +49,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     d.set_defaults(fn=_dashboard)
 
 
+def _graphical() -> bool:
+    # Only a graphical browser: on a bare terminal `webbrowser` would start a text one (lynx,
+    # w3m) that takes over the very terminal the dashboard is about to draw on.
+    return sys.platform == "darwin" or bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
 def _default(name: str) -> str:
     return os.environ.get(f"SMA_{name.upper()}_URL") or DEFAULT_URLS[name]
 
@@ -59,7 +67,8 @@ def _dashboard(args: argparse.Namespace) -> int:
     if not args.console_only and args.grafana_url:
         link = f"{args.grafana_url.rstrip('/')}/d/sma-overview"  # deploy/grafana/dashboards/sma-overview.json
         out.print(f"Grafana: {link}")
-        webbrowser.open(link)  # a no-op returning False where no browser is available
+        if _graphical():
+            webbrowser.open(link)
     return asyncio.run(_run(args))
 
 
