@@ -40,6 +40,8 @@ from sma_devstack.stack import (
 )
 
 RESULTS = Path(__file__).resolve().parent / "results"
+# One /metrics scrape: (sample name, sorted labels) -> value.
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 COMMANDS_TOPIC = "sma.fetch-commands"
 
 
@@ -234,7 +236,7 @@ async def wait_for_executions(database_url: str, expected: int, timeout: float) 
     return time.monotonic() - started
 
 
-async def scrape(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+async def scrape(url: str) -> Samples:
     async with aiohttp.ClientSession() as http, http.get(f"{url}/metrics") as resp:
         text = await resp.text()
     return {
@@ -243,12 +245,11 @@ async def scrape(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], floa
     }
 
 
-def total(samples: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: str, **labels: str) -> float:
+def total(samples: Samples, name: str, **labels: str) -> float:
     return sum(v for (n, ls), v in samples.items() if n == name and all((k, labels[k]) in ls for k in labels))
 
 
-def histogram_quantile(before: dict[tuple[str, tuple[tuple[str, str], ...]], float],
-                       after: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: str,
+def histogram_quantile(before: Samples, after: Samples, name: str,
                        q: float) -> float | None:
     """The upper bound of the bucket holding quantile `q` of what histogram `name` (summed over
     its labels) observed between two scrapes; None when it observed nothing, inf past the last bucket."""

@@ -50,12 +50,27 @@ async def parse_body(request: web.Request, model: type[M], max_bytes: int) -> M:
         raise from_validation_error(exc, "body") from exc
 
 
+# Parsed query models by (model, raw query string): dashboards repeat the same queries, and a
+# parse costs more than a cached read. Query models are frozen and hold no clock-dependent
+# defaults, so one parse serves every identical query; invalid ones are never stored.
+_PARSED: dict[tuple[type[BaseModel], str], BaseModel] = {}
+_PARSED_MAX = 4096
+
+
 def parse_query(request: web.Request, model: type[M]) -> M:
     """Query parameters as `model`; an empty value (`?platform=`) means the parameter is absent."""
+    key = (model, request.query_string)
+    parsed = _PARSED.get(key)
+    if parsed is not None:
+        return parsed  # type: ignore[return-value]  # stored under its own model
     try:
-        return model.model_validate({name: value for name, value in request.query.items() if value})
+        fresh = model.model_validate({name: value for name, value in request.query.items() if value})
     except ValidationError as exc:
         raise from_validation_error(exc, "query") from exc
+    if len(_PARSED) >= _PARSED_MAX:
+        _PARSED.clear()
+    _PARSED[key] = fresh
+    return fresh
 
 
 def parse_job_id(request: web.Request) -> UUID:
