@@ -8,7 +8,7 @@ PACKAGES := -e libs/common -e libs/platforms -e libs/devstack \
 	-e simulator -e cli
 PYPROJECTS := $(wildcard libs/*/pyproject.toml services/*/pyproject.toml simulator/pyproject.toml cli/pyproject.toml)
 
-.PHONY: install run up down status test test-deploy dashboards lint typecheck clean bench bench-collector bench-scheduler bench-storage bench-budget bench-gateway bench-summary
+.PHONY: install run up down status test test-deploy dashboards lint typecheck clean bench bench-collector bench-scheduler bench-storage bench-budget bench-gateway bench-summary test-faults
 
 $(VENV)/.installed: constraints.txt requirements-dev.txt $(PYPROJECTS)
 	@echo "Installing SMA and its pinned dependencies into $(VENV) (about two minutes the first time)..."
@@ -35,6 +35,9 @@ status: install
 
 test: install ## the whole suite against real servers started on free ports
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-faults: install ## the fault suite (tests/faults): SIGKILLed collectors, restarted servers, platform faults
+	SMA_FAULTS=1 $(PY) -m pytest tests/faults -m faults $(PYTEST_ARGS)
 
 test-deploy: install ## alert rule tests (promtool), dashboard queries against a real Prometheus, compose wiring
 	$(PY) -m pytest tests/deploy $(PYTEST_ARGS)
