@@ -4,7 +4,8 @@ deadline on every request, the request id echoed."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Iterator
 
 import aiohttp
 import asyncpg
@@ -74,3 +75,30 @@ async def test_the_request_id_is_echoed_or_made(gateway: Gateway) -> None:
     made = await gateway.call("GET", "/api/nowhere")
     assert made.status == 404 and len(made.headers["X-Request-ID"]) == 32
     assert made.json()["request_id"] == made.headers["X-Request-ID"]
+
+
+@pytest.fixture
+def access_log_at_info() -> Iterator[None]:
+    """The access log is on when its logger is at INFO (as `configure_logging` sets it in a
+    service); tests leave the stdlib root at WARNING, so turn it on before the gateway is built."""
+    access = logging.getLogger("sma_gateway.access")
+    level = access.level
+    access.setLevel(logging.INFO)
+    yield
+    access.setLevel(level)
+
+
+async def test_the_access_log_has_one_line_per_request_and_no_secret(
+    access_log_at_info: None, gateway: Gateway, capsys: pytest.CaptureFixture[str]
+) -> None:
+    token = gateway.tokens["read"]
+    await gateway.call("GET", "/api/jobs?platform=twitch", scope="read")
+    await gateway.call("GET", "/api/jobs", scope=None, headers={"Authorization": f"Bearer {token[:-2]}xx"})
+    await gateway.call("GET", "/health/ready", scope=None)
+    out = capsys.readouterr()
+    lines = [line for line in (out.out + out.err).splitlines() if "http.access" in line]
+    assert len(lines) == 2, lines  # the ops route is not logged
+    assert "route=/api/jobs" in lines[0] and "status=200" in lines[0] and f"key={token.split('_')[1]}" in lines[0]
+    assert "status=401" in lines[1]
+    secret = token.split("_", 2)[2]
+    assert not [line for line in lines if secret in line or secret[:-2] in line or "platform=twitch" in line]

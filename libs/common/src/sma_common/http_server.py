@@ -18,7 +18,7 @@ from prometheus_client import CollectorRegistry, Gauge
 from sma_common.metrics import HttpMetrics, make_aiohttp_handler
 
 REQUEST_ID_HEADER = "X-Request-ID"
-_OPS_PATHS = frozenset({"/health/live", "/health/ready", "/health/detailed", "/livez", "/readyz", "/metrics"})
+OPS_PATHS = frozenset({"/health/live", "/health/ready", "/health/detailed", "/livez", "/readyz", "/metrics"})
 
 
 class OpsState(Protocol):
@@ -113,7 +113,7 @@ def request_metrics_middleware(metrics: HttpMetrics) -> web.middleware:  # type:
             raise
         finally:
             metrics.in_flight.dec()
-            if request.path not in _OPS_PATHS:
+            if request.path not in OPS_PATHS:
                 route = route_template(request)
                 metrics.duration.labels(request.method, route, f"{status // 100}xx").observe(
                     time.perf_counter() - started

@@ -19,7 +19,12 @@ from sma_gateway.auth import KeyAuthenticator, KeyCache, KeyRevocations, LastUse
 from sma_gateway.budgets import BudgetReader
 from sma_gateway.cache import ReadThroughCache
 from sma_gateway.coherence import Coherence
-from sma_gateway.http_policies import conditional_middleware, cors_middleware, deadline_middleware
+from sma_gateway.http_policies import (
+    access_log_middleware,
+    conditional_middleware,
+    cors_middleware,
+    deadline_middleware,
+)
 from sma_gateway.local_cache import LocalTier
 from sma_gateway.metrics import GatewayMetrics
 from sma_gateway.openapi.docs import docs_routes
@@ -79,15 +84,15 @@ def build(settings: GatewaySettings) -> Service:
                        settings.api_rate_limit_overrides)
     key_limiter = KeyRateLimiter(limiter, limits, RedisBreaker(settings.cache_redis_retry_seconds), clock,
                                  metrics.record_rate_limited)
-    # Outermost first, inside the request metrics every service has: conditional GETs and CORS
-    # see every final response; problems render every error below them; then the deadline,
+    # Outermost first, inside the request metrics every service has: the access log, conditional
+    # GETs and CORS see every final response; problems render every error below them; then the deadline,
     # auth, and the per-key rate limit (it needs the authenticated key).
     service = Service.from_settings(
         SERVICE_NAME, __version__, settings,
         middlewares=[
-            conditional_middleware(), cors_middleware(settings.cors_allow_origins), problem_middleware(),
-            deadline_middleware(settings.request_timeout_seconds), auth_middleware(authenticator),
-            rate_limit_middleware(key_limiter),
+            access_log_middleware(), conditional_middleware(), cors_middleware(settings.cors_allow_origins),
+            problem_middleware(), deadline_middleware(settings.request_timeout_seconds),
+            auth_middleware(authenticator), rate_limit_middleware(key_limiter),
         ],
         client_max_size=settings.max_request_body_bytes,
         metrics_namespace="sma_gateway",

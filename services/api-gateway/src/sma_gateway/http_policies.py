@@ -1,16 +1,23 @@
-"""Request policies every API response follows: conditional GETs (`ETag`, `If-None-Match` → 304),
-a deadline per request, and CORS (off unless origins are configured)."""
+"""Request policies every API response follows: the access log, conditional GETs (`ETag`,
+`If-None-Match` → 304), a deadline per request, and CORS (off unless origins are configured)."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
+import time
 from collections.abc import Sequence
 
+import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
+from sma_common.http_server import OPS_PATHS, route_template
+from sma_gateway.auth import PRINCIPAL
 from sma_gateway.problem import ProblemError
+
+access_log = structlog.get_logger("sma_gateway.access")
 
 # Served to browsers only when CORS is on: what a client script may read and send.
 _EXPOSED_HEADERS = "ETag, Link, Retry-After, X-Request-ID, X-Cache, RateLimit-Limit, RateLimit-Remaining, " \
@@ -28,6 +35,29 @@ def _matches(if_none_match: str, etag: str) -> bool:
     # Weak comparison (RFC 9110 13.1.2): W/"x" matches "x"; `*` matches any current representation.
     tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
     return "*" in tags or etag.removeprefix("W/") in tags
+
+
+def access_log_middleware() -> Middleware:
+    """One line per API request: method, path, route template, status, duration, response size and
+    the key's public prefix. Never a header, a query string or a body, so never a secret. Off
+    when the log level is above INFO (checked once: the check would cost more than the line)."""
+    enabled = logging.getLogger("sma_gateway.access").isEnabledFor(logging.INFO)
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if not enabled or request.path in OPS_PATHS:
+            return await handler(request)
+        started = time.perf_counter()
+        response = await handler(request)
+        principal = request.get(PRINCIPAL)
+        access_log.info(
+            "http.access", method=request.method, path=request.path, route=route_template(request),
+            status=response.status, duration_ms=round((time.perf_counter() - started) * 1000, 2),
+            bytes=response.content_length, key=principal.prefix if principal else None,
+        )
+        return response
+
+    return middleware
 
 
 def conditional_middleware() -> Middleware:
