@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
+import pytest
 
 from tests.fixtures.tools import require_tool
 
@@ -189,6 +190,8 @@ async def test_console_dashboard_against_the_stack(module_stack, tmp_path: Path)
     assert isinstance(figures["held_platforms"], list) and isinstance(figures["rate_limited_platforms"], list)
 
 
+# About 80 commands, each a fresh process: 50 s on an idle 2-core machine, 90 s on a loaded one.
+@pytest.mark.timeout(240)
 async def test_every_local_runbook_command_runs_against_the_stack(  # type: ignore[no-untyped-def]
     module_stack, tmp_path: Path
 ) -> None:
