@@ -86,7 +86,9 @@ def _summary(stack: Stack, token: str, jobs: int, started: float) -> None:
     table.add_row("postgres", stack.urls["database"])
     table.add_row("redis", stack.urls["redis"])
     table.add_row("kafka", stack.urls["kafka"])
-    table.add_row("admin API key", token)
+    # On a terminal (`make run`) the key is shown; `make up` sends this to logs/stack.log, and a
+    # secret never goes to a log: there it is named by where to read it.
+    table.add_row("admin API key", token if console.is_terminal else f"SMA_API_TOKEN in {stack.paths.env_file}")
     table.add_row("demo jobs", f"{jobs} (1-minute interval)")
     table.add_row("environment", f"source {stack.paths.env_file}")
     console.print(table)
