@@ -16,6 +16,7 @@ import asyncio
 import os
 import sys
 import webbrowser
+from contextlib import nullcontext
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,7 +25,7 @@ from rich.console import Group
 from rich.live import Live
 from rich.table import Column, Table
 
-from sma_cli.console import fail, out, print_json
+from sma_cli.console import err, fail, out, print_json
 from sma_cli.dashboard_figures import SERVICES, Scrape, figures, scrape
 
 DEFAULT_URLS = {"gateway": "http://127.0.0.1:8080", "scheduler": "http://127.0.0.1:8081",
@@ -81,9 +82,10 @@ async def _run(args: argparse.Namespace) -> int:
             scrapes = await asyncio.gather(*(scrape(session, url) for url in urls.values()))
             return dict(zip(urls, scrapes, strict=True))
 
-        before = await snapshot()
-        await asyncio.sleep(args.interval)
-        after = await snapshot()
+        with err.status("scraping /metrics twice for rates…") if err.is_terminal else nullcontext():
+            before = await snapshot()
+            await asyncio.sleep(args.interval)
+            after = await snapshot()
         if args.once:
             view = report(before, after)
             print_json(view) if args.json else out.print(render(view))
