@@ -100,6 +100,9 @@ async def test_bodies_parameters_and_lists_follow_the_models(gateway: Gateway) -
     assert body["additionalProperties"] is False  # extra="forbid": unknown fields are a 422
     assert {"platform", "account"} <= set(body["required"])
     assert {"201", "200", "400", "413", "422"} <= set(create["responses"])
+    created, existing = create["responses"]["201"], create["responses"]["200"]
+    assert (created["description"], existing["description"]) == ("Created", "OK")
+    assert "Location" in created["headers"] and "Location" not in existing["headers"]
     for path, method, op in operations(document):
         if "requestBody" in op:
             schema = resolve(document, op["requestBody"]["content"]["application/json"]["schema"])

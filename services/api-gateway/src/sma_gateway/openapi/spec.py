@@ -190,8 +190,8 @@ class _Builder:
             parameters.append(dict(_IF_NONE_MATCH))
         return parameters
 
-    def _success(self, index: int, d: _Described) -> dict[str, Any]:
-        response: dict[str, Any] = {"description": HTTPStatus(d.op.status).phrase}
+    def _success(self, index: int, d: _Described, status: int) -> dict[str, Any]:
+        response: dict[str, Any] = {"description": HTTPStatus(status).phrase}
         if d.op.response is not None:
             content: dict[str, Any] = {"application/json": {"schema": self._schema(index, "response", "serialization")}}
             if d.op.csv:
@@ -205,7 +205,8 @@ class _Builder:
                                      "absent on the last page")
         if self._conditional(d):
             headers["ETag"] = header(_ETAG)
-        headers.update({name: header(text) for name, text in d.op.headers.items()})
+        if status == d.op.status:  # e.g. `Location` comes with a 201, not with the idempotent 200
+            headers.update({name: header(text) for name, text in d.op.headers.items()})
         if headers:
             response["headers"] = headers
         return response
@@ -254,8 +255,7 @@ class _Builder:
                 "required": True,
                 "content": {"application/json": {"schema": self._schema(index, "body", "validation")}},
             }
-        success = self._success(index, d)
-        responses: dict[str, Any] = {str(status): success for status in (op.status, *op.also)}
+        responses = {str(status): self._success(index, d, status) for status in (op.status, *op.also)}
         if self._conditional(d):
             responses["304"] = _NOT_MODIFIED
         responses.update({str(status): error_ref(status) for status in self._errors(d)})

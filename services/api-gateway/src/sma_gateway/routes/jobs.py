@@ -58,7 +58,7 @@ async def list_jobs(request: web.Request) -> web.Response:
     "Mastodon, `youtube.com/@handle`), resolved to the platform's id through its API (an unknown account is "
     "a 422). Idempotent per account: tracking it again answers 200 with the existing job.",
     body=JobCreate, response=JobOut, status=201, also=(200,), errors=(502, 503),
-    headers={"Location": "the new job's path (201 only)"},
+    headers={"Location": "the new job's path"},
 )
 async def create_job(request: web.Request) -> web.Response:
     body = await parse_body(request, JobCreate, request.app[state.SETTINGS].max_request_body_bytes)
