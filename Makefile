@@ -8,7 +8,7 @@ PACKAGES := -e libs/common -e libs/platforms -e libs/devstack \
 	-e simulator -e cli
 PYPROJECTS := $(wildcard libs/*/pyproject.toml services/*/pyproject.toml simulator/pyproject.toml cli/pyproject.toml)
 
-.PHONY: install run up down status test test-deploy dashboards lint typecheck clean bench bench-collector bench-scheduler bench-storage bench-budget bench-gateway bench-summary test-faults
+.PHONY: install run up down status test test-deploy dashboards lint typecheck clean bench bench-collector bench-scheduler bench-storage bench-budget bench-gateway bench-summary test-faults soak
 
 $(VENV)/.installed: constraints.txt requirements-dev.txt $(PYPROJECTS)
 	@echo "Installing SMA and its pinned dependencies into $(VENV) (about two minutes the first time)..."
@@ -76,3 +76,6 @@ clean: down
 
 bench-summary: install ## bench/results/*.json as one table: bench/results/summary.md (make bench ends with it)
 	$(PY) bench/summary.py
+
+soak: install ## the whole stack under load for SOAK_MINUTES (default 10): memory, errors, lag, completeness (bench/results/soak.json)
+	$(PY) bench/soak/run.py --minutes $(or $(SOAK_MINUTES),10) $(SOAK_ARGS)
