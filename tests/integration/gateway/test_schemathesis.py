@@ -67,7 +67,7 @@ async def seed_data(seed: Seeder, sim: SimServer, db: asyncpg.Pool) -> dict[str,
             await seed.execution(job_id, now - timedelta(hours=hours))
         await seed.points(account_id, "followers", [(now - timedelta(hours=h), 1000.0 - h) for h in range(0, 20, 2)])
     jobs.append(str(await seed.job("twitch", status="paused")))
-    handles = {p.value: [a.handle for a in sim.ctx.world.accounts(p)[:3]] for p in (Platform.TWITCH, Platform.BLUESKY)}
+    handles = {p.value: [a.handle for a in sim.ctx.world.accounts(p)[:3]] for p in Platform}
     return {
         "accounts": accounts, "jobs": jobs, "handles": handles,
         "spare_keys": [await key_id(db, await create_api_key(db, ["read"], name=f"spare-{n}")) for n in range(3)],
