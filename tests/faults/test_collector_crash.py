@@ -85,6 +85,7 @@ async def test_sigkill_at_random_points_loses_and_doubles_nothing() -> None:
         for r in rows:
             ext = externals[r["account_id"]]
             refetched[ext] = max(refetched.get(ext, r["started_at"]), r["started_at"])
+        assert result.orphans, "no kill landed while a fetch was in hand: the test proved nothing"
         for account, metric, ts, _value in result.orphans:
             assert ts.timestamp() < last_kill, f"{account} {metric} served at {ts} after the last kill, not stored"
             assert refetched[account] > ts, f"{account} was not fetched again after the lost fetch at {ts}"
