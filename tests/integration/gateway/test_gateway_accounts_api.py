@@ -35,6 +35,20 @@ async def test_account_detail_has_job_and_latest_values(gateway: Gateway, seed: 
     assert set(account["latest"]) == {"followers", "is_live"}
 
 
+async def test_latest_values_include_compacted_days(gateway: Gateway, seed: Seeder) -> None:
+    """An account whose last points were folded into the compact layout still shows them."""
+    account_id = await seed.account("twitch")
+    day = (datetime.now(UTC) - timedelta(days=3)).replace(hour=0, minute=0, second=0, microsecond=0)
+    await seed.db.execute(
+        "INSERT INTO metric_points_compact (account_id, metric, day, ts, value) "
+        "VALUES ($1, (SELECT id FROM metrics WHERE name = 'followers'), $2::date, $3, $4)",
+        account_id, day.date(), [day, day + timedelta(hours=6)], [7.0, 9.0],
+    )
+    account = (await gateway.call("GET", f"/api/accounts/{account_id}")).json()
+    assert account["latest"]["followers"]["value"] == 9.0
+    assert datetime.fromisoformat(account["latest"]["followers"]["ts"]) == day + timedelta(hours=6)
+
+
 async def test_raw_series_in_range(gateway: Gateway, seed: Seeder) -> None:
     account_id = await seed.account()
     start = hour_start(3)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncpg
 
 from sma_common.platforms import Platform, is_rounded
+from sma_gateway.repositories.analytics import at_or_before
 from sma_gateway.schemas import AccountDetail, AccountOut, LatestValue
 
 _SELECT = """
@@ -27,6 +28,16 @@ async def list_accounts(
     return [AccountOut.model_validate(dict(row)) for row in rows]
 
 
+# Index probes per catalogue metric, in both layouts of the points (an account whose last points
+# were compacted still has latest values), instead of scanning the account's history.
+_LATEST = f"""
+SELECT m.name, p.ts, p.value
+FROM metrics m
+CROSS JOIN LATERAL {at_or_before("$1", "m.id", "'infinity'::timestamptz")} p
+ORDER BY m.id
+"""
+
+
 async def account_platform(pool: asyncpg.Pool, account_id: int) -> Platform | None:
     """The account's platform, or None when there is no such account."""
     platform = await pool.fetchval("SELECT platform FROM accounts WHERE id = $1", account_id)
@@ -38,20 +49,7 @@ async def get_account(pool: asyncpg.Pool, account_id: int) -> AccountDetail | No
         row = await conn.fetchrow(f"{_SELECT} WHERE a.id = $1", account_id)
         if row is None:
             return None
-        # One backwards index probe per catalogue metric, instead of scanning the account's history.
-        latest = await conn.fetch(
-            """
-            SELECT m.name, p.ts, p.value
-            FROM metrics m
-            CROSS JOIN LATERAL (
-                SELECT ts, value FROM metric_points
-                WHERE account_id = $1 AND metric = m.id
-                ORDER BY ts DESC LIMIT 1
-            ) p
-            ORDER BY m.id
-            """,
-            account_id,
-        )
+        latest = await conn.fetch(_LATEST, account_id)
     platform = Platform(row["platform"])
     values = {
         r["name"]: LatestValue(ts=r["ts"], value=r["value"], rounded=is_rounded(platform, r["name"]))

@@ -92,7 +92,7 @@ _AT_OR_BEFORE = """(
 )"""
 
 
-def _at_or_before(account: str, metric: str, moment: str) -> str:
+def at_or_before(account: str, metric: str, moment: str) -> str:
     return _AT_OR_BEFORE.format(account=account, metric=metric, moment=moment)
 
 
@@ -100,10 +100,10 @@ def _at_or_before(account: str, metric: str, moment: str) -> str:
 SUMMARY_SQL = f"""
 SELECT m.name, l.ts, l.value, d1.value AS since_1d, d7.value AS since_7d, d30.value AS since_30d
 FROM metrics m
-CROSS JOIN LATERAL {_at_or_before("$1", "m.id", "$2")} l
-LEFT JOIN LATERAL {_at_or_before("$1", "m.id", "$3")} d1 ON true
-LEFT JOIN LATERAL {_at_or_before("$1", "m.id", "$4")} d7 ON true
-LEFT JOIN LATERAL {_at_or_before("$1", "m.id", "$5")} d30 ON true
+CROSS JOIN LATERAL {at_or_before("$1", "m.id", "$2")} l
+LEFT JOIN LATERAL {at_or_before("$1", "m.id", "$3")} d1 ON true
+LEFT JOIN LATERAL {at_or_before("$1", "m.id", "$4")} d7 ON true
+LEFT JOIN LATERAL {at_or_before("$1", "m.id", "$5")} d30 ON true
 ORDER BY m.id
 """
 
@@ -138,8 +138,8 @@ SELECT a.id AS account_id, a.platform, a.handle, a.display_name,
        s.ts AS start_ts, s.value AS start_value, e.ts AS end_ts, e.value AS end_value,
        e.value - s.value AS gain
 FROM accounts a
-CROSS JOIN LATERAL {_at_or_before("a.id", "$1", "$3")} e
-CROSS JOIN LATERAL {_at_or_before("a.id", "$1", "$4")} s
+CROSS JOIN LATERAL {at_or_before("a.id", "$1", "$3")} e
+CROSS JOIN LATERAL {at_or_before("a.id", "$1", "$4")} s
 WHERE EXISTS (SELECT 1 FROM monitoring_jobs j WHERE j.account_id = a.id)
   AND ($2::text IS NULL OR a.platform = $2)
 ORDER BY gain DESC, a.id
