@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import math
+import os
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -32,7 +33,9 @@ from sma_platforms.twitch import parse as twitch
 from sma_platforms.x import parse as x
 from sma_platforms.youtube import parse as youtube
 
-EXAMPLES = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# More with SMA_BADINPUT_EXAMPLES (a deeper search than CI's, e.g. nightly).
+EXAMPLES = settings(max_examples=int(os.environ.get("SMA_BADINPUT_EXAMPLES", "150")), deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow])
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 # Field names the parsers read: objects built from these reach the deeper branches.
@@ -289,6 +292,9 @@ def test_what_this_suite_found_stays_fixed() -> None:
         with contextlib.suppress(SmaError):
             parser("https://[::1/@a")
             raise AssertionError(f"{parser.__module__} accepted an unbalanced IPv6 URL")
+    # An XRPC error code that is not a string (unhashable) is no known error, not a TypeError.
+    assert bluesky.refine_outcome(400, {"error": ["AccountTakedown"]}) is None
+    assert bluesky.refine_outcome(400, {"error": "AccountTakedown"}) is Outcome.NOT_FOUND
     # A reset decades past year 9999 is no reset.
     state = parse_rate_limit({"x-ratelimit-reset": "1e300", "x-ratelimit-remaining": "1"},
                              RateLimitFormat("x-ratelimit-", "seconds"), NOW)

@@ -97,7 +97,7 @@ def refine_outcome(status: int, body: object) -> Outcome | None:
     if status != 400 or not isinstance(body, Mapping):
         return None
     error, message = body.get("error"), body.get("message")
-    if error in _GONE_ERRORS:
+    if isinstance(error, str) and error in _GONE_ERRORS:  # a list or object is unhashable
         return Outcome.NOT_FOUND
     if error == "InvalidRequest" and isinstance(message, str) and "not found" in message.lower():
         return Outcome.NOT_FOUND
