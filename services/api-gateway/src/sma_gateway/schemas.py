@@ -75,16 +75,28 @@ QueryDatetime = Annotated[
 _METRIC_NAMES = Field(json_schema_extra={"enum": list(METRIC_IDS)})
 
 
+def _no_nul(value: object) -> object:
+    # Postgres text cannot hold U+0000: refuse it as the client's mistake (422) here rather than
+    # let the driver fail with a 500 when the value reaches a query.
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError("must not contain the NUL character (U+0000)")
+    return value
+
+
 class _Body(BaseModel):
-    """A JSON request body: unknown fields are an error, numbers must be numbers."""
+    """A JSON request body: unknown fields are an error, numbers must be numbers, text has no NUL."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
+    _text_has_no_nul = field_validator("*", mode="before")(_no_nul)
+
 
 class _Query(BaseModel):
-    """Query-string parameters: unknown ones are ignored, values arrive as strings."""
+    """Query-string parameters: unknown ones are ignored, values arrive as strings (never with NUL)."""
 
     model_config = ConfigDict(extra="ignore", frozen=True, str_strip_whitespace=True)
+
+    _text_has_no_nul = field_validator("*", mode="before")(_no_nul)
 
 
 class _Response(BaseModel):

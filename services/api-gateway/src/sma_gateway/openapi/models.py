@@ -4,9 +4,14 @@ schemathesis suite checks real responses against them, so they cannot drift unno
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
+
+
+def _no_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
 
 
 class ProblemFieldError(BaseModel):
@@ -25,8 +30,11 @@ class Problem(BaseModel):
     status: int = Field(ge=400, le=599)
     detail: str = Field(description="what went wrong, for a person")
     instance: str = Field(description="the request path")
-    errors: list[ProblemFieldError] | None = Field(default=None, description="every failing input (422)")
-    request_id: str | None = Field(default=None, description="quote it when reporting a problem")
+    # Absent rather than null when there is nothing to say (so the schema has no null, nor a default).
+    errors: list[ProblemFieldError] | SkipJsonSchema[None] = Field(
+        default=None, description="each failing input", json_schema_extra=_no_default)
+    request_id: str | SkipJsonSchema[None] = Field(
+        default=None, description="quote it when reporting a problem", json_schema_extra=_no_default)
 
 
 class Liveness(BaseModel):
