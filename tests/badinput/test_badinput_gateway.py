@@ -82,7 +82,9 @@ async def hostile_gateway(database_url: str, redis_url: str, redis_prefix: str, 
                           db: asyncpg.Pool, sim_server: SimServer) -> AsyncIterator[Gateway]:
     """The gateway with every platform on the simulator, keys of each scope, and one account with
     60 days of 15-minute points in 60 daily partitions (so wide ranges have rows to scan)."""
-    settings_ = gateway_settings(database_url, redis_url, redis_key_prefix=redis_prefix, **sim_server.platform_env())
+    # No per-key rate limit: hundreds of requests a second would otherwise meet 429s, not validation.
+    settings_ = gateway_settings(database_url, redis_url, redis_key_prefix=redis_prefix, api_rate_limit_per_minute=0,
+                                 **sim_server.platform_env())
     service, seed = build(settings_), Seeder(db)
     async with run_service(service) as url, aiohttp.ClientSession() as http:
         gateway = Gateway(url, http, service)
