@@ -171,6 +171,7 @@ async def test_malformed_and_oversized_bodies(hostile_gateway: Gateway, db: asyn
         ("invalid utf-8", b'{"account": "\xff\xfe"}', {}, 400),
         ("NaN", b'{"platform": "twitch", "account": "a", "interval_minutes": NaN}', {}, 400),
         ("deep nesting", b"[" * 100_000 + b"]" * 100_000, {}, 413),
+        ("deep nesting within the size limit", b"[" * 20_000 + b"]" * 20_000, {}, 400),
         ("oversized", b'{"account": "' + b"a" * (2 * 1024 * 1024) + b'"}', {}, 413),
         ("huge integer", b'{"platform": "twitch", "account": "a", "interval_minutes": 1' + b"0" * 400 + b"}", {}, 400),
         ("array", b"[1, 2, 3]", {}, 422),
