@@ -124,6 +124,12 @@ async def test_bodies_parameters_and_lists_follow_the_models(gateway: Gateway) -
     assert series["from"]["schema"]["pattern"] == QUERY_DATETIME_PATTERN
     assert series["from"]["allowEmptyValue"] is True  # `?from=` means "not given"
     assert series["metric"]["required"] is True and "followers" in series["metric"]["schema"]["enum"]
+    for path, method, op in operations(document):
+        conditional = method == "get" and path.startswith(PROTECTED_PREFIX)
+        assert ("304" in op["responses"]) == conditional, (path, method)  # ETag / If-None-Match on API reads
+        if conditional:
+            assert "ETag" in op["responses"]["200"]["headers"]
+            assert "If-None-Match" in {p["name"] for p in op["parameters"] if p["in"] == "header"}
     assert "204" in paths["/api/jobs/{id}"]["delete"]["responses"]
     assert "content" not in paths["/api/jobs/{id}"]["delete"]["responses"]["204"]
 
