@@ -36,7 +36,9 @@ def goal_text(fig: dict[str, Any]) -> str:
     on_ratio = bool(fig.get("baseline_value"))
     measured = fig.get("ratio") if on_ratio else fig.get("value")
     met = fig.get("meets_goal")
-    sign = ""
+    # Undecidable when the measure equals the goal: a ratio goal is a floor (every baseline
+    # comparison here is "at least this share of the baseline"), a zero goal a ceiling.
+    sign = "≥ " if on_ratio else "≤ " if goal == 0 else ""
     if isinstance(measured, int | float) and met is not None and measured != goal:
         sign = "≤ " if (measured < goal) == met else "≥ "
     return f"{sign}{number(goal)}x" if on_ratio else f"{sign}{number(goal)} {fig.get('unit', '')}".rstrip()

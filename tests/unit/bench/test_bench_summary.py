@@ -49,7 +49,7 @@ def test_main_writes_summary_md(tmp_path: Path) -> None:
     write(tmp_path, "soak", [figure("gateway 5xx", 0, "responses", goal=0, meets=True)])
     assert main([str(tmp_path)]) == 0
     written = (tmp_path / "summary.md").read_text()
-    assert "| soak | gateway 5xx | 0 responses | 0 responses | - | - | yes |" in written
+    assert "| soak | gateway 5xx | 0 responses | ≤ 0 responses | - | - | yes |" in written
     # A second run does not read its own summary as a result.
     assert main([str(tmp_path)]) == 0 and (tmp_path / "summary.md").read_text() == written
     assert main([str(tmp_path / "missing")]) == 1
