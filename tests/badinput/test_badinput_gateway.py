@@ -35,7 +35,7 @@ EXAMPLES = settings(max_examples=int(os.environ.get("SMA_BADINPUT_EXAMPLES", "40
                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 HOSTILE = [
     "' OR '1'='1", "1; DROP TABLE accounts; --", "1' UNION SELECT token_hash FROM api_keys --", "$1", "%",
-    "\\x00", "../../etc/passwd", "..%2F..%2Fetc%2Fpasswd", "%2e%2e%2f", "....//", "{{7*7}}", "${jndi:x}",
+    "\\x00", "a\x00b", "../../etc/passwd", "..%2F..%2Fetc%2Fpasswd", "%2e%2e%2f", "....//", "{{7*7}}", "${jndi:x}",
     "\U0001d54f" * 50, "a" * 10_000, "-1", "0", "1e309", "NaN", "9" * 40, "[]", "{}", "null", "true", "\u202e",
     "https://[::1/@a", "x.com/[", "twitch.tv:99999999/a",
 ]
