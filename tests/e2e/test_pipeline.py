@@ -79,13 +79,13 @@ async def test_job_created_through_the_api_yields_points_read_back_through_the_c
             assert first.status == 200 and first.headers["X-Cache"] == "miss"
             points = await first.json()
         async with http.get(url) as second:
-            assert second.status == 200 and second.headers["X-Cache"] == "hit"
+            assert second.status == 200 and second.headers["X-Cache"] == "local"
             assert await second.json() == points
         assert len(points) >= 1 and points[0]["value"] > 0
 
         async with http.get(f"{gateway}/metrics") as resp:
             exposition = await resp.text()
-        assert 'sma_gateway_cache_requests_total{result="hit"} 1.0' in exposition
+        assert 'sma_gateway_cache_requests_total{result="local"} 1.0' in exposition
         assert 'sma_gateway_cache_requests_total{result="miss"} 1.0' in exposition
 
         # A new point invalidates the cached series at once (not after the TTL).
