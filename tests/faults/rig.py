@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
+import tempfile
 import time
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TypeVar
 
 import aiohttp
@@ -211,9 +214,10 @@ async def fault_stack(**simulator: object) -> AsyncIterator[FaultStack]:
             yield stack
         except BaseException:
             # The services' logs are the only clue to a failure in a process of their own.
-            for name in list(bench.processes):
-                with suppress(OSError):
-                    print(f"--- {name} log (tail) ---\n{bench.processes[name].log_tail(60)}")
+            kept = Path(tempfile.mkdtemp(prefix="sma-faults-logs-"))
+            for log in bench.workdir.glob("*.log"):
+                shutil.copy(log, kept)
+            print(f"service logs kept in {kept}")
             raise
 
 

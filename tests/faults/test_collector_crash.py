@@ -4,7 +4,13 @@ nothing; stopped with SIGTERM it finishes its in-flight commands, commits and ex
 Definitions (from the schema): a job is *dispatched* once per `(job_id, scheduled_for)` carried
 by a fetch command the broker acknowledged; its *final execution* is the `job_executions` row
 with that key (the table's unique key: at most one). A *served observation* is one figure the
-simulator put in a response (its ledger: account, metric, value, time served)."""
+simulator put in a response (its ledger: account, metric, value, time served).
+
+The ledger claim, precisely: every stored point matches one served observation (same account,
+metric and value, served within its execution's fetch), no observation matches two points, and
+every served observation is stored except those served to a process that was killed before its
+transaction committed (it cannot store what died with it); the account of each such observation
+was fetched again afterwards and that fetch was stored."""
 
 from __future__ import annotations
 
