@@ -155,8 +155,11 @@ async def main(seconds: float) -> int:
         figure(bare_name, bare_rps, "req/s"),
         figure("cached metrics read, 1 day at 15 min (96 points)", round(results["cached"].rps), "req/s",
                goal=0.5, baseline_name=bare_name, baseline_value=bare_rps),
-        figure("cached read p99 at half the bare throughput", results["cached_half_load"].p99_ms, "ms",
+        figure("cached read p99, paced at half the bare throughput", results["cached_half_load"].p99_ms, "ms",
                goal=10.0, at_most=True),
+        # The p99 above means "at half the bare load" only if the paced run got there.
+        figure("throughput the paced run reached", round(results["cached_half_load"].rps), "req/s", goal=0.5,
+               baseline_name=bare_name, baseline_value=bare_rps),
         figure("cached read p50 (saturated)", results["cached"].p50_ms, "ms"),
         figure("cached read p99 (saturated)", results["cached"].p99_ms, "ms"),
         figure("bare handler p99 (saturated)", results["bare"].p99_ms, "ms"),
