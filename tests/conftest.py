@@ -2,7 +2,7 @@
 
 import os
 
-# The fault suite (about ten minutes of killed processes and restarted servers) runs as its own
+# The fault suite (about five minutes of killed processes and restarted servers) runs as its own
 # nightly-style target, `make test-faults` (SMA_FAULTS=1), not in `make test`.
 collect_ignore = [] if os.environ.get("SMA_FAULTS") == "1" else ["faults"]
 
