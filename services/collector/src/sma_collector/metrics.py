@@ -27,6 +27,14 @@ class CollectorMetrics:
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> CollectorMetrics:
+        metrics = cls._declare(registry)
+        # Zero from the start, so a rate of it (and `grep` in the runbook) works before any limit hits.
+        for platform in Platform:
+            metrics.rate_limited.labels(platform.value)
+        return metrics
+
+    @classmethod
+    def _declare(cls, registry: CollectorRegistry) -> CollectorMetrics:
         return cls(
             commands=Counter("sma_collector_commands_total",
                              "Fetch commands handled, by platform and result (processed, duplicate, expired).",
