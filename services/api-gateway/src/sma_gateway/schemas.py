@@ -84,17 +84,20 @@ def _no_nul(value: object) -> object:
 
 
 class _Body(BaseModel):
-    """A JSON request body: unknown fields are an error, numbers must be numbers, text has no NUL."""
+    """A JSON request body: unknown fields are an error, numbers must be numbers, text has no NUL.
+    Text is taken as sent (no stripping), so a length the document states is the length checked;
+    the platform parsers trim an account reference themselves."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     _text_has_no_nul = field_validator("*", mode="before")(_no_nul)
 
 
 class _Query(BaseModel):
-    """Query-string parameters: unknown ones are ignored, values arrive as strings (never with NUL)."""
+    """Query-string parameters: unknown ones are ignored, values arrive as strings (never with NUL),
+    taken as sent like bodies."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True, str_strip_whitespace=True)
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
     _text_has_no_nul = field_validator("*", mode="before")(_no_nul)
 
@@ -112,7 +115,9 @@ _LIVE_INTERVAL = (
 
 class JobCreate(_Body):
     platform: Platform
-    account: str = Field(min_length=1, max_length=512, description="handle, profile URL or platform id")
+    # Length and pattern apply to the text as sent (what the document states); then it is trimmed.
+    account: Annotated[str, AfterValidator(str.strip)] = Field(
+        min_length=1, max_length=512, pattern=r"\S", description="handle, profile URL or platform id")
     interval_minutes: int = Field(default=15, ge=1, le=MAX_INTERVAL_MINUTES, strict=True)
     live_interval_minutes: int | None = Field(default=None, ge=1, le=MAX_INTERVAL_MINUTES, strict=True,
                                               description=_LIVE_INTERVAL)
@@ -395,7 +400,7 @@ KeyScope = Literal["read", "write", "admin"]
 
 
 class KeyCreate(_Body):
-    name: str = Field(min_length=1, max_length=200, description="who or what uses the key")
+    name: str = Field(min_length=1, max_length=200, pattern=r"\S", description="who or what uses the key")
     scopes: list[KeyScope] = Field(
         default_factory=lambda: list[KeyScope](["read"]), min_length=1, max_length=3,
         description="admin implies write, write implies read",
