@@ -43,6 +43,18 @@ RESULTS = Path(__file__).resolve().parent / "results"
 # One /metrics scrape: (sample name, sorted labels) -> value.
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 COMMANDS_TOPIC = "sma.fetch-commands"
+# Budgets no benchmark reaches, for the services (settings) and the simulator (its own limits),
+# when a benchmark measures the pipeline rather than the platforms' rate limits.
+NO_LIMIT = 10_000_000
+UNLIMITED_BUDGETS = {
+    "SMA_TWITCH_RATE_LIMIT_PER_MINUTE": NO_LIMIT, "SMA_YOUTUBE_DAILY_QUOTA_UNITS": NO_LIMIT,
+    "SMA_X_RATE_LIMIT_PER_15_MINUTES": NO_LIMIT, "SMA_REDDIT_RATE_LIMIT_PER_10_MINUTES": NO_LIMIT,
+    "SMA_BLUESKY_RATE_LIMIT_PER_5_MINUTES": NO_LIMIT, "SMA_MASTODON_RATE_LIMIT_PER_5_MINUTES": NO_LIMIT,
+}
+SIM_UNLIMITED = {
+    "twitch_points_per_minute": NO_LIMIT, "youtube_daily_quota": NO_LIMIT, "x_rate_limit": NO_LIMIT,
+    "reddit_rate_limit": NO_LIMIT, "bluesky_rate_limit": NO_LIMIT, "mastodon_rate_limit": NO_LIMIT,
+}
 
 
 @dataclass

@@ -31,6 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import aiohttp
 from harness import (
+    SIM_UNLIMITED,
+    UNLIMITED_BUDGETS,
     Bench,
     bench_stack,
     executions,
@@ -46,16 +48,6 @@ from sma_common.platforms import MAX_BATCH_SIZE, Platform
 
 console = Console()
 TOKEN_ENDPOINTS = {"oauth2/token", "api/v1/access_token"}
-NO_LIMIT = 10_000_000
-UNLIMITED_BUDGETS = {
-    "SMA_TWITCH_RATE_LIMIT_PER_MINUTE": NO_LIMIT, "SMA_YOUTUBE_DAILY_QUOTA_UNITS": NO_LIMIT,
-    "SMA_X_RATE_LIMIT_PER_15_MINUTES": NO_LIMIT, "SMA_REDDIT_RATE_LIMIT_PER_10_MINUTES": NO_LIMIT,
-    "SMA_BLUESKY_RATE_LIMIT_PER_5_MINUTES": NO_LIMIT, "SMA_MASTODON_RATE_LIMIT_PER_5_MINUTES": NO_LIMIT,
-}
-SIM_UNLIMITED = {
-    "twitch_points_per_minute": NO_LIMIT, "youtube_daily_quota": NO_LIMIT, "x_rate_limit": NO_LIMIT,
-    "reddit_rate_limit": NO_LIMIT, "bluesky_rate_limit": NO_LIMIT, "mastodon_rate_limit": NO_LIMIT,
-}
 
 
 async def ledger(bench: Bench) -> dict[str, dict[str, int]]:

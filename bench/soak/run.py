@@ -54,6 +54,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import (
+    SIM_UNLIMITED,
+    UNLIMITED_BUDGETS,
     Bench,
     bench_stack,
     figure,
@@ -72,16 +74,6 @@ from sma_simulator.profiles import PROFILES
 
 console = Console()
 SERVICES = ("scheduler", "collector", "maintenance", "gateway")
-NO_LIMIT = 10_000_000
-UNLIMITED_BUDGETS = {
-    "SMA_TWITCH_RATE_LIMIT_PER_MINUTE": NO_LIMIT, "SMA_YOUTUBE_DAILY_QUOTA_UNITS": NO_LIMIT,
-    "SMA_X_RATE_LIMIT_PER_15_MINUTES": NO_LIMIT, "SMA_REDDIT_RATE_LIMIT_PER_10_MINUTES": NO_LIMIT,
-    "SMA_BLUESKY_RATE_LIMIT_PER_5_MINUTES": NO_LIMIT, "SMA_MASTODON_RATE_LIMIT_PER_5_MINUTES": NO_LIMIT,
-}
-SIM_UNLIMITED = {
-    "twitch_points_per_minute": NO_LIMIT, "youtube_daily_quota": NO_LIMIT, "x_rate_limit": NO_LIMIT,
-    "reddit_rate_limit": NO_LIMIT, "bluesky_rate_limit": NO_LIMIT, "mastodon_rate_limit": NO_LIMIT,
-}
 MEMORY_SLOPE_GOAL = 1.0  # MB per minute
 DISPATCH_LAG_GOAL = 5.0  # seconds, p95
 METRIC_NAMES = {v: k for k, v in METRIC_IDS.items()}

@@ -10,7 +10,6 @@ at run time are not known to the test, so their shape is searched for instead).
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -20,14 +19,13 @@ import aiohttp
 import asyncpg
 import pytest
 
-from sma_devstack import port_is_free
 from sma_devstack.stack import (
     SIMULATOR_REDDIT_CLIENT,
     SIMULATOR_TWITCH_CLIENT,
     SIMULATOR_X_BEARER_TOKEN,
     SIMULATOR_YOUTUBE_API_KEY,
 )
-from tests.fixtures.stack import alive, devstack, read_env, stack_env
+from tests.fixtures.stack import running_stack
 
 pytestmark = pytest.mark.e2e
 PLATFORM_SECRETS = {
@@ -44,20 +42,8 @@ LOG_SUFFIXES = (".log", ".out", ".err", ".txt", ".json")
 @pytest.fixture
 async def debug_stack(tmp_path: Path) -> AsyncIterator[tuple[dict[str, str], Path]]:
     """`python -m sma_devstack up` with every service at DEBUG; `down` must leave nothing behind."""
-    run_dir = tmp_path / "run"
-    env, ports = stack_env(run_dir)
-    env["SMA_LOG_LEVEL"] = "DEBUG"
-    code, out = await devstack("up", env, timeout=240)
-    try:
-        assert code == 0, out
-        yield read_env(run_dir / "stack.env"), run_dir
-    finally:
-        children = run_dir / "children.json"
-        pids = [c["pid"] for c in json.loads(children.read_text())] if children.exists() else []
-        code, out = await devstack("down", env, timeout=120)
-        assert code == 0, out
-        assert all(port_is_free(p) for p in ports.values()), out
-        assert not [pid for pid in pids if alive(pid)]
+    async with running_stack(tmp_path / "run", SMA_LOG_LEVEL="DEBUG") as (env, _, run_dir):
+        yield env, run_dir
 
 
 def secret_part(token: str) -> str:
