@@ -8,7 +8,9 @@ the same concurrency and the same machine, in one run.
    baseline (goal: at least 0.5). The same for one-minute points (1,440 points, about 80 KB per
    response) is reported too: there the bytes, not the gateway, set the pace, so a bare handler
    returning those same bytes is measured beside it.
-3. The same read paced at half the baseline's throughput: p99 (goal: under 10 ms).
+3. The same read paced at half the baseline's throughput (`paced`: a fixed pause per connection,
+   connections tuned in short runs until that rate is met): p99 (goal: under 10 ms), and the
+   rate reached, since the p99 means "at half the load" only if the run got there.
 4. For reference: the read with the in-process tier off (`SMA_CACHE_LOCAL_MAX_BYTES=0`, two Redis
    round trips per request), and uncached (every request names a new cache entry, so it is
    loaded from Postgres and stored in Redis).
@@ -88,6 +90,22 @@ async def start_gateway(bench: Bench, name: str, prefix: str, **extra: object) -
     return await bench.start(name, "sma_gateway", env)
 
 
+PACE_MS = 10  # each connection waits this long after each answer (wrk's delay() counts whole ms)
+
+
+async def paced(url: str, rate: float, seconds: float, headers: dict[str, str]) -> tuple[WrkResult, int]:
+    """A run near `rate` req/s: wrk has no fixed-rate mode, so each connection pauses PACE_MS after
+    each answer and the number of connections is tuned in short runs until the rate is met (or
+    the server cannot go faster). Returns the measured run and its connections."""
+    connections = max(1, round(rate * PACE_MS / 1000))
+    for _ in range(3):
+        probe = await run_wrk(url, seconds=3, connections=connections, headers=headers, pace_ms=PACE_MS)
+        if abs(probe.rps - rate) < rate * 0.03:
+            break
+        connections = max(1, min(1024, round(connections * rate / max(probe.rps, 1.0))))
+    return await run_wrk(url, seconds=seconds, connections=connections, headers=headers, pace_ms=PACE_MS), connections
+
+
 def row(table: Table, label: str, result: WrkResult) -> None:
     table.add_row(label, f"{result.rps:,.0f}", f"{result.p50_ms:.2f}", f"{result.p99_ms:.2f}", str(result.errors))
 
@@ -133,11 +151,8 @@ async def main(seconds: float) -> int:
             results["cached_1m"] = await run_wrk(gateway + path_1m, seconds=seconds, connections=CONNECTIONS,
                                                  headers=auth)
         half = results["bare"].rps / 2
-        half_connections = 16
-        pace_ms = max(1, round(half_connections * 1000 / half))
         with step(console, f"gateway cached read paced near {half:,.0f} req/s"):
-            results["cached_half_load"] = await run_wrk(
-                gateway + path, seconds=seconds, connections=half_connections, headers=auth, pace_ms=pace_ms)
+            results["cached_half_load"], half_connections = await paced(gateway + path, half, seconds, auth)
         with step(console, f"gateway uncached read (a new cache entry per request), {seconds:g}s at -c16"):
             results["uncached"] = await run_wrk(gateway + path, seconds=seconds, connections=16, headers=auth,
                                                 vary=True)

@@ -11,11 +11,11 @@ import time
 from typing import Protocol
 
 import orjson
-import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Gauge
 
+from sma_common.logging import REQUEST_ID
 from sma_common.metrics import HttpMetrics, make_aiohttp_handler
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -93,7 +93,6 @@ def route_template(request: web.Request) -> str:
     return resource.canonical if resource is not None else "unmatched"
 
 
-_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 # Request ids made here: a random per-process prefix and a counter, 32 hex digits like a UUID's,
 # unique across replicas without a system call per request.
 _ID_PREFIX = secrets.token_hex(6)
@@ -104,40 +103,17 @@ def new_request_id() -> str:
     return f"{_ID_PREFIX}{next(_ID_COUNTER):020x}"
 
 
-class _RequestSeries:
-    """The metric children of each (method, route, status), looked up once: `labels()` on every
-    request costs more than the observation. Methods outside HTTP's usual set count as `other`,
-    so a client cannot mint label values."""
-
-    def __init__(self, metrics: HttpMetrics) -> None:
-        self._metrics = metrics
-        self._children: dict[tuple[str, str, int], tuple[Histogram, Counter]] = {}
-
-    def record(self, method: str, route: str, status: int, seconds: float) -> None:
-        key = (method, route, status)
-        children = self._children.get(key)
-        if children is None:
-            label = method if method in _METHODS else "other"
-            children = self._children[key] = (
-                self._metrics.duration.labels(label, route, f"{status // 100}xx"),
-                self._metrics.requests.labels(label, route, str(status)),
-            )
-        children[0].observe(seconds)
-        children[1].inc()
-
-
 def request_metrics_middleware(metrics: HttpMetrics) -> web.middleware:  # type: ignore[valid-type]
-    """Binds a request id to the log context (echoed in `X-Request-ID`) and records each request
-    by route template."""
-    series = _RequestSeries(metrics)
+    """Sets the request id for the log context (echoed in `X-Request-ID`) and records each request
+    by route template (`HttpMetrics`)."""
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         request_id = request.headers.get(REQUEST_ID_HEADER, "")[:64] or new_request_id()
-        structlog.contextvars.bind_contextvars(request_id=request_id)
+        REQUEST_ID.set(request_id)  # the request's own task: its context ends with it
         started = time.perf_counter()
         status = 500
-        metrics.in_flight.inc()
+        metrics.in_flight += 1
         try:
             response = await handler(request)
             status = response.status
@@ -147,9 +123,8 @@ def request_metrics_middleware(metrics: HttpMetrics) -> web.middleware:  # type:
             status = exc.status
             raise
         finally:
-            metrics.in_flight.dec()
+            metrics.in_flight -= 1
             if request.path not in OPS_PATHS:
-                series.record(request.method, route_template(request), status, time.perf_counter() - started)
-            structlog.contextvars.unbind_contextvars("request_id")
+                metrics.observe(request.method, route_template(request), status, time.perf_counter() - started)
 
     return middleware

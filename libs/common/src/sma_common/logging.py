@@ -1,16 +1,22 @@
 """structlog configuration, done once per process: JSON in production, readable in a terminal.
 
-Context (request_id, command_id, platform, job_id) is bound with `structlog.contextvars`
-per unit of work, so log lines join up without passing loggers around.
+Context (command_id, platform, job_id) is bound with `structlog.contextvars` per unit of work,
+so log lines join up without passing loggers around. The HTTP request id has its own context
+variable (`REQUEST_ID`), set once per request: binding and unbinding through structlog on every
+request costs more than the rest of a cached read's bookkeeping.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
+from contextvars import ContextVar
 from typing import Literal
 
 import structlog
+
+# The id of the HTTP request being served (each request runs in its own task, so its own context).
+REQUEST_ID: ContextVar[str | None] = ContextVar("sma_request_id", default=None)
 
 _SECRET_KEYS = frozenset({"password", "secret", "token", "authorization", "api_key", "client_secret"})
 
@@ -25,6 +31,15 @@ def _redact_secrets(
     return event_dict
 
 
+def _add_request_id(
+    _logger: object, _method: str, event_dict: structlog.types.EventDict
+) -> structlog.types.EventDict:
+    request_id = REQUEST_ID.get()
+    if request_id is not None:
+        event_dict.setdefault("request_id", request_id)
+    return event_dict
+
+
 def configure_logging(
     level: str = "INFO", fmt: Literal["json", "console", "auto"] = "auto", service: str | None = None
 ) -> None:
@@ -32,6 +47,7 @@ def configure_logging(
     use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
     shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
+        _add_request_id,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),

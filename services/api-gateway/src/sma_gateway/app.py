@@ -19,16 +19,11 @@ from sma_gateway.auth import KeyAuthenticator, KeyCache, KeyRevocations, LastUse
 from sma_gateway.budgets import BudgetReader
 from sma_gateway.cache import ReadThroughCache
 from sma_gateway.coherence import Coherence
-from sma_gateway.http_policies import (
-    access_log_middleware,
-    conditional_middleware,
-    cors_middleware,
-    deadline_middleware,
-)
+from sma_gateway.hot_path import HotReads
+from sma_gateway.http_policies import RequestDeadlines, response_policies_middleware
 from sma_gateway.local_cache import LocalTier
 from sma_gateway.metrics import GatewayMetrics
 from sma_gateway.openapi.docs import docs_routes
-from sma_gateway.problem import problem_middleware
 from sma_gateway.rate_limit import KeyLimits, KeyRateLimiter, rate_limit_middleware
 from sma_gateway.readiness import scheduler_check
 from sma_gateway.routes import api_routes
@@ -42,7 +37,7 @@ RESOLVE_MAX_BUDGET_WAIT_SECONDS = 2.0
 
 def install_api(
     app: web.Application, settings: GatewaySettings, db: DatabasePool, cache: ReadThroughCache, adapters: Adapters,
-    budgets: BudgetReader, clock: Clock, key_events: KeyRevocations,
+    budgets: BudgetReader, clock: Clock, key_events: KeyRevocations, hot_reads: HotReads,
 ) -> None:
     """Typed state and the API routes, on the Service's app (set once, before it starts)."""
     app[state.SETTINGS] = settings
@@ -52,6 +47,7 @@ def install_api(
     app[state.CLOCK] = clock
     app[state.BUDGETS] = budgets
     app[state.KEY_EVENTS] = key_events
+    app[state.HOT_READS] = hot_reads
     app.add_routes(api_routes())
     app.add_routes(docs_routes())  # /openapi.json and /docs: open, outside /api
 
@@ -84,20 +80,6 @@ def build(settings: GatewaySettings) -> Service:
                        settings.api_rate_limit_overrides)
     key_limiter = KeyRateLimiter(limiter, limits, RedisBreaker(settings.cache_redis_retry_seconds), clock,
                                  metrics.record_rate_limited)
-    # Outermost first, inside the request metrics every service has: the access log, conditional
-    # GETs and CORS see every final response; problems render every error below them; then the deadline,
-    # auth, and the per-key rate limit (it needs the authenticated key).
-    service = Service.from_settings(
-        SERVICE_NAME, __version__, settings,
-        middlewares=[
-            access_log_middleware(), conditional_middleware(), cors_middleware(settings.cors_allow_origins),
-            problem_middleware(), deadline_middleware(settings.request_timeout_seconds),
-            auth_middleware(authenticator), rate_limit_middleware(key_limiter),
-        ],
-        client_max_size=settings.max_request_body_bytes,
-        metrics_namespace="sma_gateway",
-        registry=registry,
-    )
     cache = ReadThroughCache(
         redis,
         ttl_seconds=settings.cache_metrics_ttl_seconds,
@@ -105,8 +87,25 @@ def build(settings: GatewaySettings) -> Service:
         record=metrics.record_cache,
         local=local,
     )
+    hot_reads = HotReads(cache, authenticator, key_limiter)
+    deadlines = RequestDeadlines(settings.request_timeout_seconds)
+    # Outermost first, inside the request metrics every service has: the response policies (problems,
+    # conditional GETs, CORS, the access log) see every final response, and first offer the request
+    # to the hot read path (a repeated cached read served from memory); then the deadline, auth, and
+    # the per-key rate limit (it needs the authenticated key).
+    service = Service.from_settings(
+        SERVICE_NAME, __version__, settings,
+        middlewares=[
+            response_policies_middleware(settings.cors_allow_origins, shortcut=hot_reads.serve),
+            deadlines.middleware(),
+            auth_middleware(authenticator), rate_limit_middleware(key_limiter),
+        ],
+        client_max_size=settings.max_request_body_bytes,
+        metrics_namespace="sma_gateway",
+        registry=registry,
+    )
     budgets = BudgetReader(limiter, gates, adapters, RedisBreaker(settings.cache_redis_retry_seconds), clock)
-    install_api(service.app, settings, db, cache, adapters, budgets, clock, KeyRevocations(keys, redis))
+    install_api(service.app, settings, db, cache, adapters, budgets, clock, KeyRevocations(keys, redis), hot_reads)
     for resource in (db, redis, AdapterSet(adapters)):
         service.add_resource(resource)
     service.add_check(db.check())
@@ -115,7 +114,9 @@ def build(settings: GatewaySettings) -> Service:
     heartbeat = HeartbeatWriter(db, SERVICE_NAME, settings.instance, lambda: {"version": __version__})
     service.add_loop("heartbeat", heartbeat.run)
     service.add_loop("cache-coherence", coherence.run)
+    service.add_loop("request-deadlines", deadlines.run)
     service.add_details("postgres", db.details)
     service.add_details("cache", cache.details)
     service.add_details("cache_coherence", coherence.details)
+    service.add_details("hot_reads", hot_reads.details)
     return service

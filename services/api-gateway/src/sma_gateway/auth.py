@@ -77,6 +77,11 @@ class LastUsedThrottle:
         self._clock = clock
         self._written: dict[int, float] = {}
 
+    def pending(self, key_id: int) -> bool:
+        """True when the key's `last_used_at` is due for a write (nothing is recorded)."""
+        last = self._written.get(key_id)
+        return last is None or self._clock() - last >= self._interval
+
     def due(self, key_id: int) -> bool:
         """True (and recorded as written) when the key was not stamped within the interval."""
         now = self._clock()
@@ -93,8 +98,9 @@ def _unauthorized(detail: str, error: str | None = None) -> ProblemError:
 
 
 class KeyCache:
-    """Verified key rows by public prefix, for at most `ttl_seconds`, and only while `live()` (the
-    coherence subscription that delivers revocations is up)."""
+    """Verified key rows (and the principal each one stands for) by public prefix, for at most
+    `ttl_seconds`, and only while `live()` (the coherence subscription that delivers revocations
+    is up)."""
 
     _MAX_KEYS = 10_000
 
@@ -104,21 +110,21 @@ class KeyCache:
         self._ttl = ttl_seconds
         self._live = live
         self._clock = clock
-        self._rows: dict[str, tuple[api_keys.StoredKey, float]] = {}
+        self._rows: dict[str, tuple[api_keys.StoredKey, Principal, float]] = {}
 
-    def get(self, prefix: str) -> api_keys.StoredKey | None:
+    def get(self, prefix: str) -> tuple[api_keys.StoredKey, Principal] | None:
         if not self._live():
             return None
         cached = self._rows.get(prefix)
-        if cached is None or cached[1] <= self._clock():
+        if cached is None or cached[2] <= self._clock():
             return None
-        return cached[0]
+        return cached[0], cached[1]
 
-    def put(self, prefix: str, row: api_keys.StoredKey) -> None:
+    def put(self, prefix: str, row: api_keys.StoredKey, principal: Principal) -> None:
         if self._live() and self._ttl > 0:
             if len(self._rows) >= self._MAX_KEYS:
                 self._rows.clear()
-            self._rows[prefix] = (row, self._clock() + self._ttl)
+            self._rows[prefix] = (row, principal, self._clock() + self._ttl)
 
     def forget(self, prefix: str | None) -> None:
         """Drop one key's copy, or every copy (None: the subscription changed state)."""
@@ -153,17 +159,32 @@ class KeyAuthenticator:
         self._keys = keys
         self._record_failure = record_failure
 
-    async def _find(self, prefix: str) -> api_keys.StoredKey | None:
-        stored = self._keys.get(prefix)
-        if stored is None:
+    async def _find(self, prefix: str) -> tuple[api_keys.StoredKey, Principal] | None:
+        cached = self._keys.get(prefix)
+        if cached is None:
             stored = await api_keys.find_active_key(self._db.pool, prefix)
-            if stored is not None:
-                self._keys.put(prefix, stored)
-        return stored
+            if stored is None:
+                return None
+            cached = stored, Principal(stored.id, stored.name, stored.scopes, prefix)
+            self._keys.put(prefix, *cached)
+        return cached
 
     def reject(self, reason: AuthFailure, problem: ProblemError) -> ProblemError:
         self._record_failure(reason)
         return problem
+
+    def verified(self, authorization: str | None, scope: Scope) -> Principal | None:
+        """The principal when the token is a key verified recently (its row still in memory, its
+        secret matching), with `scope`, and no `last_used_at` write is due; else None, and
+        `authenticate` decides. Never waits: the hot read path's check."""
+        parsed = parse_bearer(authorization)
+        cached = None if parsed is None else self._keys.get(parsed[0])
+        if cached is None or parsed is None:
+            return None
+        stored, principal = cached
+        if not secret_matches(parsed[1], stored.secret_hash) or self._throttle.pending(stored.id):
+            return None
+        return principal if grants(principal.scopes, scope) else None
 
     async def authenticate(self, authorization: str | None) -> Principal:
         if not authorization:
@@ -173,12 +194,13 @@ class KeyAuthenticator:
             raise self.reject("malformed", _unauthorized(
                 "The Authorization header is not 'Bearer sma_<prefix>_<secret>'.", "invalid_token"))
         prefix, secret = parsed
-        stored = await self._find(prefix)
-        if stored is None or not secret_matches(secret, stored.secret_hash):
+        found = await self._find(prefix)
+        if found is None or not secret_matches(secret, found[0].secret_hash):
             raise self.reject("unknown_key", _unauthorized("The API key is unknown or revoked.", "invalid_token"))
+        stored, principal = found
         if self._throttle.due(stored.id):
             await api_keys.touch_last_used(self._db.pool, stored.id, self._interval)
-        return Principal(stored.id, stored.name, stored.scopes, prefix)
+        return principal
 
 
 def auth_middleware(authenticator: KeyAuthenticator) -> Middleware:

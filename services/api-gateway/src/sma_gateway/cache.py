@@ -29,7 +29,7 @@ import structlog
 from sma_common.cache_versions import REDIS_FAILURES, RedisBreaker, account_version_key, bump_account_versions
 from sma_common.redis import RedisClient
 from sma_gateway.http_policies import body_etag
-from sma_gateway.local_cache import LocalTier
+from sma_gateway.local_cache import LocalEntry, LocalTier
 from sma_gateway.metrics import CacheResult
 
 log = structlog.get_logger(__name__)
@@ -105,11 +105,18 @@ class ReadThroughCache:
         digest = hashlib.sha256(variant.encode()).hexdigest()[:32]
         return self._redis.key("cache", "acct", str(account_id), f"v{version}", digest)
 
+    def local(self, account_id: int, variant: str) -> LocalEntry | None:
+        """The value in this process's tier, if any (none while Redis is being skipped)."""
+        return self._local.get(account_id, variant) if self._breaker.allows() else None
+
+    def record_local(self) -> None:
+        self._record("local")
+
     async def read(self, account_id: int, variant: str, load: Loader) -> CacheRead:
         """The cached value, or `load()`'s result (stored for the TTL when Redis works)."""
-        entry = self._local.get(account_id, variant) if self._breaker.allows() else None
+        entry = self.local(account_id, variant)
         if entry is not None:
-            self._record("local")
+            self.record_local()
             return CacheRead(entry.value, "local", entry.etag)
         seen = self._local.generation(account_id)
         value, outcome = await self._read_shared(account_id, variant, load)

@@ -1,5 +1,6 @@
-"""Request policies every API response follows: the access log, conditional GETs (`ETag`,
-`If-None-Match` → 304), a deadline per request, and CORS (off unless origins are configured)."""
+"""Request policies every API response follows: problems for errors, conditional GETs (`ETag`,
+`If-None-Match` → 304), CORS (off unless origins are configured) and the access log, in one
+middleware; and a deadline per request (`RequestDeadlines`)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import asyncio
 import hashlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import structlog
 from aiohttp import web
@@ -15,7 +16,7 @@ from aiohttp.typedefs import Handler, Middleware
 
 from sma_common.http_server import OPS_PATHS, route_template
 from sma_gateway.auth import PRINCIPAL
-from sma_gateway.problem import ProblemError
+from sma_gateway.problem import ProblemError, render_failure
 
 access_log = structlog.get_logger("sma_gateway.access")
 
@@ -25,6 +26,9 @@ _EXPOSED_HEADERS = "ETag, Link, Retry-After, X-Request-ID, X-Cache, RateLimit-Li
 _ALLOWED_HEADERS = "Authorization, Content-Type, If-None-Match, X-Request-ID"
 _ALLOWED_METHODS = "GET, HEAD, POST, PUT, PATCH, DELETE"
 _PREFLIGHT_MAX_AGE = "600"
+# What a 304 repeats of the 200 it stands for (RFC 9110 15.4.5), plus what clients read on every answer.
+_KEPT_ON_304 = frozenset({"ETag", "Cache-Control", "Link", "X-Cache", "RateLimit-Limit", "RateLimit-Remaining",
+                          "RateLimit-Reset", "RateLimit-Policy"})
 
 
 def body_etag(body: bytes) -> str:
@@ -37,95 +41,141 @@ def _matches(if_none_match: str, etag: str) -> bool:
     return "*" in tags or etag.removeprefix("W/") in tags
 
 
-def access_log_middleware() -> Middleware:
-    """One line per API request: method, path, route template, status, duration, response size and
-    the key's public prefix. Never a header, a query string or a body, so never a secret. Off
-    when the log level is above INFO (checked once: the check would cost more than the line)."""
-    enabled = logging.getLogger("sma_gateway.access").isEnabledFor(logging.INFO)
-
-    @web.middleware
-    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if not enabled or request.path in OPS_PATHS:
-            return await handler(request)
-        started = time.perf_counter()
-        response = await handler(request)
-        principal = request.get(PRINCIPAL)
-        access_log.info(
-            "http.access", method=request.method, path=request.path, route=route_template(request),
-            status=response.status, duration_ms=round((time.perf_counter() - started) * 1000, 2),
-            bytes=response.content_length, key=principal.prefix if principal else None,
-        )
-        return response
-
-    return middleware
-
-
-def conditional_middleware() -> Middleware:
+def conditional(request: web.Request, response: web.StreamResponse) -> web.StreamResponse:
     """Every successful GET gets an `ETag` (the handler's, when it already knows one, e.g. from the
     cache; else a hash of the body); a matching `If-None-Match` turns it into a bodyless 304."""
-
-    @web.middleware
-    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        response = await handler(request)
-        if request.method not in ("GET", "HEAD") or response.status != 200 or not isinstance(response, web.Response):
-            return response
-        etag = response.headers.get("ETag")
-        if etag is None:
-            body = response.body
-            if not isinstance(body, bytes):
-                return response
-            etag = body_etag(body)
-            response.headers["ETag"] = etag
-        # Clients may keep a copy but must revalidate: the data changes every collection.
-        response.headers.setdefault("Cache-Control", "private, no-cache")
-        if_none_match = request.headers.get("If-None-Match")
-        if if_none_match and _matches(if_none_match, etag):
-            kept = {name: response.headers[name] for name in ("ETag", "Cache-Control", "Link", "X-Cache")
-                    if name in response.headers}
-            return web.Response(status=304, headers=kept)
+    if response.status != 200 or request.method not in ("GET", "HEAD") or not isinstance(response, web.Response):
         return response
-
-    return middleware
-
-
-def deadline_middleware(seconds: float) -> Middleware:
-    """No request runs longer than `seconds`: past it the client gets a 504 problem, not a hang."""
-
-    @web.middleware
-    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        try:
-            async with asyncio.timeout(seconds) as deadline:
-                return await handler(request)
-        except TimeoutError:
-            if not deadline.expired():
-                raise  # a dependency's own timeout: the problem middleware maps it
-            raise ProblemError(504, f"The request did not finish within {seconds:g} s.",
-                               kind="timeout") from None
-
-    return middleware
+    etag = response.headers.get("ETag")
+    if etag is None:
+        body = response.body
+        if not isinstance(body, bytes):
+            return response
+        etag = body_etag(body)
+        response.headers["ETag"] = etag
+    # Clients may keep a copy but must revalidate: the data changes every collection.
+    response.headers.setdefault("Cache-Control", "private, no-cache")
+    if_none_match = request.headers.get("If-None-Match")
+    if if_none_match and _matches(if_none_match, etag):
+        return web.Response(status=304, headers={
+            name: response.headers[name] for name in _KEPT_ON_304 if name in response.headers})
+    return response
 
 
-def cors_middleware(allowed_origins: Sequence[str]) -> Middleware:
+class Cors:
     """CORS for the configured origins (`*` for any); with none configured, no CORS header is ever
     sent and browsers keep their same-origin rule."""
-    any_origin = "*" in allowed_origins
-    origins = frozenset(allowed_origins)
+
+    def __init__(self, allowed_origins: Sequence[str]) -> None:
+        self._any = "*" in allowed_origins
+        self._origins = frozenset(allowed_origins)
+
+    def _allowed(self, request: web.Request) -> dict[str, str] | None:
+        origin = request.headers.get("Origin") if self._origins else None
+        if origin is None or not (self._any or origin in self._origins):
+            return None
+        return {"Access-Control-Allow-Origin": "*" if self._any else origin, "Vary": "Origin"}
+
+    def preflight(self, request: web.Request) -> web.Response | None:
+        """The answer to a preflight from an allowed origin, else None."""
+        if request.method != "OPTIONS" or "Access-Control-Request-Method" not in request.headers:
+            return None
+        allowed = self._allowed(request)
+        return None if allowed is None else web.Response(status=204, headers={
+            **allowed, "Access-Control-Allow-Methods": _ALLOWED_METHODS,
+            "Access-Control-Allow-Headers": _ALLOWED_HEADERS, "Access-Control-Max-Age": _PREFLIGHT_MAX_AGE,
+        })
+
+    def decorate(self, request: web.Request, response: web.StreamResponse) -> None:
+        allowed = self._allowed(request)
+        if allowed is not None and not response.prepared:
+            response.headers.update(allowed)
+            response.headers["Access-Control-Expose-Headers"] = _EXPOSED_HEADERS
+
+
+Shortcut = Callable[[web.Request], web.StreamResponse | None]
+
+
+def response_policies_middleware(cors_allow_origins: Sequence[str], shortcut: Shortcut) -> Middleware:
+    """What every API response follows, in one layer (a layer costs a coroutine per request), in
+    this order: a CORS preflight is answered at once; otherwise `shortcut` may answer at once (the
+    hot read path), else the layers below do and their errors become problems
+    (`problem.render_failure`); a successful GET gets its `ETag` (or a 304), and allowed origins
+    get the CORS headers. Then the access log line: method, path, route template, status, duration,
+    response size and the key's public prefix; never a header, a query string or a body, so never
+    a secret. The log is off when its level is above INFO (checked once: the check would cost more
+    than the line)."""
+    cors = Cors(cors_allow_origins)
+    log_enabled = logging.getLogger("sma_gateway.access").isEnabledFor(logging.INFO)
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        origin = request.headers.get("Origin")
-        if not origins or origin is None or not (any_origin or origin in origins):
-            return await handler(request)
-        cors = {"Access-Control-Allow-Origin": "*" if any_origin else origin, "Vary": "Origin"}
-        if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
-            return web.Response(status=204, headers={
-                **cors, "Access-Control-Allow-Methods": _ALLOWED_METHODS,
-                "Access-Control-Allow-Headers": _ALLOWED_HEADERS, "Access-Control-Max-Age": _PREFLIGHT_MAX_AGE,
-            })
-        response = await handler(request)  # errors arrive here already rendered as problems
-        if not response.prepared:
-            response.headers.update(cors)
-            response.headers["Access-Control-Expose-Headers"] = _EXPOSED_HEADERS
+        started = time.perf_counter()
+        response: web.StreamResponse | None = cors.preflight(request)
+        if response is None:
+            response = shortcut(request)
+            if response is None:
+                try:
+                    response = await handler(request)
+                except Exception as exc:
+                    response = render_failure(request, exc)
+            response = conditional(request, response)
+            cors.decorate(request, response)
+        if log_enabled and request.path not in OPS_PATHS:
+            principal = request.get(PRINCIPAL)
+            access_log.info(
+                "http.access", method=request.method, path=request.path, route=route_template(request),
+                status=response.status, duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                bytes=response.content_length, key=principal.prefix if principal else None,
+            )
         return response
 
     return middleware
+
+
+class RequestDeadlines:
+    """No request runs longer than `seconds`: past it the client gets a 504 problem, not a hang.
+
+    One periodic sweep over the requests in flight cancels the overdue ones, instead of a timer
+    per request (`asyncio.timeout` schedules and cancels a loop callback each time, which costs
+    more than a cached read's own work). A deadline is kept within one sweep interval."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.sweep_seconds = min(0.5, seconds / 10)
+        self._running: dict[asyncio.Task[object], float] = {}  # task -> monotonic deadline
+        self._expired: set[asyncio.Task[object]] = set()
+
+    def sweep(self, now: float) -> None:
+        for task, deadline in list(self._running.items()):
+            if deadline <= now and task not in self._expired:
+                self._expired.add(task)
+                task.cancel()
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        """The sweep, as a service loop."""
+        while not stopping.is_set():
+            await asyncio.sleep(self.sweep_seconds)
+            self.sweep(time.monotonic())
+
+    def middleware(self) -> Middleware:
+        running, expired, seconds = self._running, self._expired, self.seconds
+
+        @web.middleware
+        async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+            task = asyncio.current_task()
+            assert task is not None  # aiohttp runs each request in its own task
+            running[task] = time.monotonic() + seconds
+            try:
+                return await handler(request)
+            except asyncio.CancelledError:
+                # Ours only if the sweep cancelled it and nothing else did (a disconnect, a shutdown).
+                if task not in expired or task.uncancel() > 0:
+                    raise
+                raise ProblemError(504, f"The request did not finish within {seconds:g} s.",
+                                   kind="timeout") from None
+            finally:
+                del running[task]
+                expired.discard(task)
+
+        return middleware

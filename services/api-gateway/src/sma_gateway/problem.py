@@ -19,6 +19,8 @@ from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 from pydantic import ValidationError
 
+from sma_common.logging import REQUEST_ID
+
 log = structlog.get_logger(__name__)
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -105,7 +107,7 @@ def problem_response(
     }
     if errors:
         body["errors"] = [e.as_json() for e in errors]
-    request_id = structlog.contextvars.get_contextvars().get("request_id")
+    request_id = REQUEST_ID.get()
     if request_id:
         body["request_id"] = request_id
     return web.Response(
@@ -123,34 +125,40 @@ def _from_http_exception(exc: web.HTTPException, instance: str) -> web.Response:
     return problem_response(exc.status, detail, instance=instance, headers=headers)
 
 
+def render_failure(request: web.Request, exc: Exception) -> web.Response:
+    """`exc`, raised while handling `request`, as a problem; re-raises what is not a failure (an
+    HTTP redirect). A plain function, not a middleware layer: the gateway calls it from its one
+    response-policies layer."""
+    if isinstance(exc, ProblemError):
+        return problem_response(
+            exc.status, exc.detail, instance=request.path, problem_type=exc.type,
+            errors=exc.errors, headers=exc.headers,
+        )
+    if isinstance(exc, web.HTTPException):
+        if exc.status < 400:
+            raise exc
+        return _from_http_exception(exc, request.path)
+    if isinstance(exc, _DATABASE_UNAVAILABLE):
+        log.warning("request.database_unavailable", path=request.path, error=repr(exc))
+        return problem_response(
+            503, "The database is unavailable; retry shortly.", instance=request.path,
+            headers={"Retry-After": "5"},
+        )
+    log.exception("request.failed", method=request.method, path=request.path, exc_info=exc)
+    return problem_response(
+        500, "The server failed to handle this request; quote the request id when reporting it.",
+        instance=request.path,
+    )
+
+
 def problem_middleware() -> Middleware:
-    """Outermost application middleware after request metrics: every error becomes a problem."""
+    """`render_failure` as a middleware of its own: every error below it becomes a problem."""
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        instance = request.path
         try:
             return await handler(request)
-        except ProblemError as exc:
-            return problem_response(
-                exc.status, exc.detail, instance=instance, problem_type=exc.type,
-                errors=exc.errors, headers=exc.headers,
-            )
-        except web.HTTPException as exc:
-            if exc.status < 400:
-                raise
-            return _from_http_exception(exc, instance)
-        except _DATABASE_UNAVAILABLE as exc:
-            log.warning("request.database_unavailable", path=instance, error=repr(exc))
-            return problem_response(
-                503, "The database is unavailable; retry shortly.", instance=instance,
-                headers={"Retry-After": "5"},
-            )
-        except Exception:
-            log.exception("request.failed", method=request.method, path=instance)
-            return problem_response(
-                500, "The server failed to handle this request; quote the request id when reporting it.",
-                instance=instance,
-            )
+        except Exception as exc:
+            return render_failure(request, exc)
 
     return middleware

@@ -121,6 +121,17 @@ class KeyRateLimiter:
             raise self._refuse(budget, acquired)
         return rate_limit_headers(budget, acquired)
 
+    def spend(self, principal: Principal) -> dict[str, str] | None:
+        """This request's headers when no Redis round trip is due (a live lease pays, or the key is
+        unlimited, or the limiter is failing open); None when `check` must decide. Never waits."""
+        budget = self._limits.for_key(principal.prefix)
+        if budget is None or not self._breaker.allows():
+            return {}
+        lease = self._leases.get(principal.key_id)
+        if lease is None or lease.refused:
+            return None
+        return self._spend_lease(principal.key_id, budget)
+
     def _refuse(self, budget: Budget, acquired: Acquired) -> ProblemError:
         self._record_rejected()
         retry_after = max(1, math.ceil(acquired.wait_seconds))

@@ -22,11 +22,25 @@ def json_bytes_response(
     return web.Response(body=body, status=status, content_type="application/json", headers=headers)
 
 
+_CONTENT_TYPES: dict[OutputFormat, str] = {"json": "application/json", "csv": f"{CSV_MEDIA_TYPE}; charset=utf-8"}
+
+
 def rendered_response(body: bytes, output: OutputFormat, headers: Mapping[str, str] | None = None) -> web.Response:
     """A body already rendered in `output` (e.g. from the cache), with its content type."""
-    if output == "csv":
-        return web.Response(body=body, content_type=CSV_MEDIA_TYPE, charset="utf-8", headers=headers)
-    return json_bytes_response(body, headers=headers)
+    return web.Response(body=body, headers={"Content-Type": _CONTENT_TYPES[output], **(headers or {})})
+
+
+CACHE_HEADER = "X-Cache"
+CACHE_HEADER_DOC = {CACHE_HEADER: "where the answer came from: `local` (this gateway's memory), `hit` (Redis), "
+                    "`miss` (Postgres, now cached) or `bypass` (Postgres, Redis unavailable)"}
+
+
+def cached_response(
+    body: bytes, output: OutputFormat, outcome: str, etag: str, headers: Mapping[str, str] | None = None
+) -> web.Response:
+    """A body read through the cache: `X-Cache` says from where, `ETag` is the cached value's."""
+    return web.Response(body=body, headers={
+        "Content-Type": _CONTENT_TYPES[output], CACHE_HEADER: outcome, "ETag": etag, **(headers or {})})
 
 
 def model_response(model: BaseModel, status: int = 200) -> web.Response:

@@ -53,6 +53,7 @@ class SeriesPage:
     next_start: datetime | None
     outcome: CacheOutcome
     etag: str  # of the cached value: a hit needs no hashing of the body
+    variant: str  # names the cache entry (see `cache_variant`)
 
 
 def resolve_range(start: datetime | None, end: datetime | None, now: datetime) -> tuple[datetime, datetime]:
@@ -101,6 +102,11 @@ def unpack(value: bytes) -> tuple[datetime | None, bytes]:
     return (datetime.fromisoformat(head.decode()) if head else None), body
 
 
+def last_page_body(value: bytes) -> bytes | None:
+    """The body of a page with no next one (no `Link` to write), else None."""
+    return value[1:] if value.startswith(b"\n") else None
+
+
 async def _load_page(
     pool: asyncpg.Pool, request: SeriesRequest, platform: Platform, start: datetime, end: datetime
 ) -> tuple[list[MetricPoint], datetime | None]:
@@ -133,6 +139,7 @@ async def read_series(
         page, next_start = await _load_page(pool, request, platform, start, end)
         return pack(next_start, render_rows(row_type, page, request.output))
 
-    read = await cache.read(request.account_id, cache_variant(request), load)
+    variant = cache_variant(request)
+    read = await cache.read(request.account_id, variant, load)
     next_start, body = unpack(read.value)
-    return SeriesPage(body, next_start, read.outcome, read.etag)
+    return SeriesPage(body, next_start, read.outcome, read.etag, variant)

@@ -10,6 +10,7 @@ from sma_gateway.adapters import Adapters
 from sma_gateway.auth import KeyRevocations
 from sma_gateway.budgets import BudgetReader
 from sma_gateway.cache import ReadThroughCache
+from sma_gateway.hot_path import HotReads
 from sma_gateway.settings import GatewaySettings
 
 SETTINGS = web.AppKey("settings", GatewaySettings)
@@ -19,3 +20,4 @@ ADAPTERS: web.AppKey[Adapters] = web.AppKey("adapters")
 CLOCK: web.AppKey[Clock] = web.AppKey("clock")
 BUDGETS = web.AppKey("budgets", BudgetReader)
 KEY_EVENTS = web.AppKey("key_events", KeyRevocations)
+HOT_READS = web.AppKey("hot_reads", HotReads)

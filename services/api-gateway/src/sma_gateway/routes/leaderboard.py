@@ -15,11 +15,11 @@ from aiohttp import web
 from sma_common.platforms import METRIC_IDS, is_rounded
 from sma_gateway import state
 from sma_gateway.csv_output import requested_format
+from sma_gateway.hot_path import HotRead, whole_value
 from sma_gateway.openapi import operation
 from sma_gateway.pagination import page_limit
 from sma_gateway.repositories import analytics
-from sma_gateway.responses import render_rows, rendered_response
-from sma_gateway.routes.metrics import CACHE_HEADER
+from sma_gateway.responses import CACHE_HEADER_DOC, cached_response, render_rows
 from sma_gateway.routes.summary import growth_rate
 from sma_gateway.schemas import LeaderboardEntry, LeaderboardPeriod, LeaderboardQuery
 from sma_gateway.validation import parse_query
@@ -46,8 +46,7 @@ def entry(rank: int, gainer: analytics.Gainer, metric: str) -> LeaderboardEntry:
     "Top gainers in one metric over a day, week or month",
     description=f"`limit` defaults to {LIMIT_DEFAULT} and is at most {LIMIT_MAX}.", tags=["analytics"],
     query=LeaderboardQuery, response=list[LeaderboardEntry], csv=True,
-    headers={CACHE_HEADER: "where the answer came from: `local` (this gateway's memory), `hit` (Redis), "
-             "`miss` (Postgres, now cached) or `bypass` (Postgres, Redis unavailable)"},
+    headers=CACHE_HEADER_DOC,
 )
 async def read_leaderboard(request: web.Request) -> web.Response:
     query = parse_query(request, LeaderboardQuery)
@@ -65,7 +64,8 @@ async def read_leaderboard(request: web.Request) -> web.Response:
 
     variant = "|".join([_SHAPE, query.metric, query.period, query.platform or "", str(limit), output])
     read = await request.app[state.CACHE].read(LEADERBOARD_SCOPE, variant, load)
-    return rendered_response(read.value, output, {CACHE_HEADER: read.outcome, "ETag": read.etag})
+    request.app[state.HOT_READS].remember(request, HotRead(LEADERBOARD_SCOPE, variant, output, whole_value))
+    return cached_response(read.value, output, read.outcome, read.etag)
 
 
 def routes() -> list[web.RouteDef]:

@@ -7,14 +7,13 @@ from aiohttp import web
 
 from sma_gateway import state
 from sma_gateway.csv_output import requested_format
+from sma_gateway.hot_path import HotRead
 from sma_gateway.openapi import operation
 from sma_gateway.pagination import next_link, page_limit
-from sma_gateway.responses import rendered_response
+from sma_gateway.responses import CACHE_HEADER_DOC, cached_response
 from sma_gateway.schemas import AccountId, MetricBucket, MetricPoint, MetricsQuery
-from sma_gateway.series import SeriesRequest, read_series
+from sma_gateway.series import SeriesRequest, last_page_body, read_series
 from sma_gateway.validation import parse_account_id, parse_query
-
-CACHE_HEADER = "X-Cache"
 
 
 @operation(
@@ -22,8 +21,7 @@ CACHE_HEADER = "X-Cache"
     description="`from` defaults to a week before `to`, `to` to now; the range is `[from, to)`. A long series "
     "comes in pages: the `Link` header names the next one.",
     path={"id": AccountId}, query=MetricsQuery, response=list[MetricBucket | MetricPoint], paginated=True,
-    csv=True, headers={CACHE_HEADER: "where the answer came from: `local` (this gateway's memory), `hit` (Redis), "
-             "`miss` (Postgres, now cached) or `bypass` (Postgres, Redis unavailable)"},
+    csv=True, headers=CACHE_HEADER_DOC,
 )
 async def read_metric_series(request: web.Request) -> web.Response:
     account_id = parse_account_id(request)
@@ -37,10 +35,9 @@ async def read_metric_series(request: web.Request) -> web.Response:
     page = await read_series(
         request.app[state.CACHE], request.app[state.DATABASE].pool, series, request.app[state.CLOCK].now()
     )
-    headers: dict[str, str] = {CACHE_HEADER: page.outcome, "ETag": page.etag}
-    if page.next_start is not None:
-        headers["Link"] = next_link(request.rel_url, **{"from": page.next_start.isoformat()})
-    return rendered_response(page.body, output, headers)
+    request.app[state.HOT_READS].remember(request, HotRead(account_id, page.variant, output, last_page_body))
+    link = None if page.next_start is None else next_link(request.rel_url, **{"from": page.next_start.isoformat()})
+    return cached_response(page.body, output, page.outcome, page.etag, {"Link": link} if link else None)
 
 
 def routes() -> list[web.RouteDef]:

@@ -11,11 +11,11 @@ from aiohttp import web
 from sma_common.platforms import is_rounded
 from sma_gateway import state
 from sma_gateway.csv_output import requested_format
+from sma_gateway.hot_path import HotRead, whole_value
 from sma_gateway.openapi import operation
 from sma_gateway.problem import not_found
 from sma_gateway.repositories import analytics
-from sma_gateway.responses import model_response_bytes, render_rows, rendered_response
-from sma_gateway.routes.metrics import CACHE_HEADER
+from sma_gateway.responses import CACHE_HEADER_DOC, cached_response, model_response_bytes, render_rows
 from sma_gateway.schemas import AccountId, AccountSummary, MetricSummary, OutputFormat
 from sma_gateway.validation import parse_account_id
 
@@ -63,8 +63,7 @@ def render_summary(summary: AccountSummary, output: OutputFormat) -> bytes:
 @operation(
     "An account's summary: per metric, the latest value and its gains over 1, 7 and 30 days",
     description="As CSV: one row per metric.", path={"id": AccountId}, response=AccountSummary, csv=True,
-    headers={CACHE_HEADER: "where the answer came from: `local` (this gateway's memory), `hit` (Redis), "
-             "`miss` (Postgres, now cached) or `bypass` (Postgres, Redis unavailable)"},
+    headers=CACHE_HEADER_DOC,
 )
 async def read_summary(request: web.Request) -> web.Response:
     account_id = parse_account_id(request)
@@ -75,8 +74,10 @@ async def read_summary(request: web.Request) -> web.Response:
     async def load() -> bytes:
         return render_summary(await load_summary(pool, account_id, now), output)
 
-    read = await request.app[state.CACHE].read(account_id, f"{_SHAPE}|{output}", load)
-    return rendered_response(read.value, output, {CACHE_HEADER: read.outcome, "ETag": read.etag})
+    variant = f"{_SHAPE}|{output}"
+    read = await request.app[state.CACHE].read(account_id, variant, load)
+    request.app[state.HOT_READS].remember(request, HotRead(account_id, variant, output, whole_value))
+    return cached_response(read.value, output, read.outcome, read.etag)
 
 
 def routes() -> list[web.RouteDef]:
