@@ -6,7 +6,7 @@ build info, and the `/metrics` handler. Each service declares its own metrics in
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from itertools import accumulate
 
 from prometheus_client import CollectorRegistry, Gauge
@@ -91,6 +91,26 @@ class HttpMetrics(Collector):
 
     def describe(self) -> Iterator[Metric]:
         return self.collect()  # names only matter; families are cheap to build
+
+
+class Tally(Collector):
+    """A counter with one label whose values are all known up front, for something counted on every
+    request: plain integer adds, exported at scrape time (see `HttpMetrics` for why)."""
+
+    def __init__(self, name: str, documentation: str, label: str, values: Iterable[str],
+                 registry: CollectorRegistry) -> None:
+        self._name, self._documentation, self._label = name, documentation, label
+        self.counts = dict.fromkeys(values, 0)
+        registry.register(self)
+
+    def collect(self) -> Iterator[Metric]:
+        family = CounterMetricFamily(self._name, self._documentation, labels=[self._label])
+        for value, count in self.counts.items():
+            family.add_metric([value], count)
+        yield family
+
+    def describe(self) -> Iterator[Metric]:
+        return self.collect()
 
 
 def http_metrics(registry: CollectorRegistry, namespace: str = "sma") -> HttpMetrics:

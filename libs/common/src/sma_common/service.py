@@ -41,7 +41,7 @@ from aiohttp.typedefs import Middleware
 from prometheus_client import CollectorRegistry
 
 from sma_common.health import Check, run_checks
-from sma_common.http_server import add_ops_routes, request_metrics_middleware
+from sma_common.http_server import FastPath, add_ops_routes, request_metrics_middleware
 from sma_common.metrics import create_registry, http_metrics
 from sma_common.settings import HttpServerSettings
 
@@ -85,9 +85,11 @@ class Service:
         middlewares: Sequence[Middleware] = (),
         client_max_size: int = 1024**2,
         metrics_namespace: str = "sma",
+        fast_path: FastPath | None = None,
     ) -> None:
-        """`middlewares` run inside the request-metrics middleware every service gets; routes are
-        added to `self.app` by the composition root before `run()`."""
+        """`middlewares` run inside the request-metrics middleware every service gets, which first
+        offers each request to `fast_path` (see `request_metrics_middleware`); routes are added to
+        `self.app` by the composition root before `run()`."""
         self.name = name
         self.version = version
         self.instance = instance
@@ -106,7 +108,9 @@ class Service:
         self._stopping: asyncio.Event | None = None
         self._bound_port: int | None = None
         self.app = web.Application(
-            middlewares=[request_metrics_middleware(http_metrics(registry, metrics_namespace)), *middlewares],
+            middlewares=[
+                request_metrics_middleware(http_metrics(registry, metrics_namespace), fast_path), *middlewares,
+            ],
             client_max_size=client_max_size,
         )
         add_ops_routes(self.app, self)
@@ -122,6 +126,7 @@ class Service:
         client_max_size: int = 1024**2,
         metrics_namespace: str = "sma",
         registry: CollectorRegistry | None = None,
+        fast_path: FastPath | None = None,
     ) -> Service:
         """A service with its HTTP server and drain from settings, and a fresh metrics registry
         unless the composition root made one first (to declare metrics its middlewares use)."""
@@ -129,7 +134,7 @@ class Service:
             name, version=version, instance=settings.instance, registry=registry or create_registry(name, version),
             http_host=settings.http_host, http_port=settings.http_port, drain_timeout=settings.drain_timeout_seconds,
             shutdown_delay=settings.shutdown_delay_seconds, middlewares=middlewares, client_max_size=client_max_size,
-            metrics_namespace=metrics_namespace,
+            metrics_namespace=metrics_namespace, fast_path=fast_path,
         )
 
     # -- composition -------------------------------------------------------------------------

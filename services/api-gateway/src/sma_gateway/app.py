@@ -20,7 +20,7 @@ from sma_gateway.budgets import BudgetReader
 from sma_gateway.cache import ReadThroughCache
 from sma_gateway.coherence import Coherence
 from sma_gateway.hot_path import HotReads
-from sma_gateway.http_policies import RequestDeadlines, response_policies_middleware
+from sma_gateway.http_policies import RequestDeadlines, ResponsePolicies
 from sma_gateway.local_cache import LocalTier
 from sma_gateway.metrics import GatewayMetrics
 from sma_gateway.openapi.docs import docs_routes
@@ -89,20 +89,22 @@ def build(settings: GatewaySettings) -> Service:
     )
     hot_reads = HotReads(cache, authenticator, key_limiter)
     deadlines = RequestDeadlines(settings.request_timeout_seconds)
-    # Outermost first, inside the request metrics every service has: the response policies (problems,
-    # conditional GETs, CORS, the access log) see every final response, and first offer the request
-    # to the hot read path (a repeated cached read served from memory); then the deadline, auth, and
-    # the per-key rate limit (it needs the authenticated key).
+    policies = ResponsePolicies(settings.cors_allow_origins)
+    # The request metrics every service has first offer the request to the hot read path (a
+    # repeated cached read answered from memory, finished by the response policies). Otherwise,
+    # outermost first: the response policies (problems, conditional GETs, CORS, the access log)
+    # see every final response; then the deadline, auth, and the per-key rate limit (it needs the
+    # authenticated key).
     service = Service.from_settings(
         SERVICE_NAME, __version__, settings,
         middlewares=[
-            response_policies_middleware(settings.cors_allow_origins, shortcut=hot_reads.serve),
-            deadlines.middleware(),
+            policies.middleware(), deadlines.middleware(),
             auth_middleware(authenticator), rate_limit_middleware(key_limiter),
         ],
         client_max_size=settings.max_request_body_bytes,
         metrics_namespace="sma_gateway",
         registry=registry,
+        fast_path=policies.fast(hot_reads.serve),
     )
     budgets = BudgetReader(limiter, gates, adapters, RedisBreaker(settings.cache_redis_retry_seconds), clock)
     install_api(service.app, settings, db, cache, adapters, budgets, clock, KeyRevocations(keys, redis), hot_reads)

@@ -34,6 +34,11 @@ Scope = Literal["read", "write", "admin"]
 _SCOPE_RANK: dict[str, int] = {"read": 0, "write": 1, "admin": 2}
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 PROTECTED_PREFIX = "/api/"
+# `Bearer sma_<8-character prefix>_<43-character secret>`, split by position on the hot path; any
+# other shape (other spacing, a lower-case scheme) takes `parse_bearer` on the full path.
+_CANONICAL_START = "Bearer sma_"
+_PREFIX_END = len(_CANONICAL_START) + 8
+_CANONICAL_LENGTH = _PREFIX_END + 1 + 43
 KEYS_PREFIX = "/api/keys"
 
 
@@ -43,6 +48,12 @@ class Principal:
     name: str
     scopes: tuple[str, ...]
     prefix: str  # the token's public prefix (never the secret)
+    granted: frozenset[str]  # every scope the key's scopes grant (admin grants write grants read)
+
+
+def principal_of(row: api_keys.StoredKey, prefix: str) -> Principal:
+    granted = frozenset(scope for scope in _SCOPE_RANK if grants(row.scopes, scope))  # type: ignore[arg-type]
+    return Principal(row.id, row.name, row.scopes, prefix, granted)
 
 
 PRINCIPAL = web.RequestKey("principal", Principal)
@@ -165,7 +176,7 @@ class KeyAuthenticator:
             stored = await api_keys.find_active_key(self._db.pool, prefix)
             if stored is None:
                 return None
-            cached = stored, Principal(stored.id, stored.name, stored.scopes, prefix)
+            cached = stored, principal_of(stored, prefix)
             self._keys.put(prefix, *cached)
         return cached
 
@@ -177,14 +188,17 @@ class KeyAuthenticator:
         """The principal when the token is a key verified recently (its row still in memory, its
         secret matching), with `scope`, and no `last_used_at` write is due; else None, and
         `authenticate` decides. Never waits: the hot read path's check."""
-        parsed = parse_bearer(authorization)
-        cached = None if parsed is None else self._keys.get(parsed[0])
-        if cached is None or parsed is None:
+        if (authorization is None or len(authorization) != _CANONICAL_LENGTH
+                or not authorization.startswith(_CANONICAL_START) or authorization[_PREFIX_END] != "_"):
+            return None
+        cached = self._keys.get(authorization[len(_CANONICAL_START):_PREFIX_END])
+        if cached is None:
             return None
         stored, principal = cached
-        if not secret_matches(parsed[1], stored.secret_hash) or self._throttle.pending(stored.id):
+        secret = authorization[_PREFIX_END + 1:]
+        if not secret_matches(secret, stored.secret_hash) or self._throttle.pending(stored.id):
             return None
-        return principal if grants(principal.scopes, scope) else None
+        return principal if scope in principal.granted else None
 
     async def authenticate(self, authorization: str | None) -> Principal:
         if not authorization:
@@ -212,7 +226,7 @@ def auth_middleware(authenticator: KeyAuthenticator) -> Middleware:
             return await handler(request)
         principal = await authenticator.authenticate(request.headers.get("Authorization"))
         needed = required_scope(request.method, request.path)
-        if not grants(principal.scopes, needed):
+        if needed not in principal.granted:
             raise authenticator.reject(
                 "scope", ProblemError(403, f"This API key lacks the '{needed}' scope.", kind="forbidden"))
         request[PRINCIPAL] = principal

@@ -15,8 +15,10 @@ the body out of the cached value. From then on, a GET of that exact URL (path, q
   and the body needs no `Link` header.
 
 Anything else (an unknown or revoked key, a lease to renew, a 429, a miss, a page with a next
-one, HEAD) goes down the full path, which answers exactly as it always does. The middlewares
-outside this one (request metrics, access log, conditional GET, CORS, problems) apply to both.
+one, HEAD) goes down the full path, which answers exactly as it always does. The hot path runs
+before any middleware layer (`Service(fast_path=...)`: each layer costs a coroutine per
+request); its answers still get the request id and metrics, and the response policies finish
+them (conditional GET, CORS, access log) as they finish every other response.
 """
 
 from __future__ import annotations
@@ -50,9 +52,10 @@ class HotRead:
 
 
 class HotReads:
-    """What each recently served URL means (bounded), and the middleware that serves it again."""
+    """What each recently served URL means (bounded), and the fast path that serves it again."""
 
     _MAX_URLS = 4096
+    _MAX_ACCEPT = 256  # a longer `Accept` is no dashboard's: it takes the full path every time
 
     def __init__(self, cache: ReadThroughCache, authenticator: KeyAuthenticator, limiter: KeyRateLimiter) -> None:
         self._cache = cache
@@ -63,15 +66,16 @@ class HotReads:
 
     def remember(self, request: web.Request, read: HotRead) -> None:
         """Called by a handler that has just served `request` through the cache."""
-        if request.method != "GET":
+        accept = request.headers.get("Accept", "")
+        if request.method != "GET" or len(accept) > self._MAX_ACCEPT:
             return
         if len(self._urls) >= self._MAX_URLS:
             self._urls.clear()  # bounded against clients minting URLs; the hot ones return at once
-        self._urls[(request.raw_path, request.headers.get("Accept", ""))] = read
+        self._urls[(request.raw_path, accept)] = read
 
     def serve(self, request: web.Request) -> web.Response | None:
         """The response when the hot path can give it, else None (the full path answers). Never
-        waits. The gateway's response-policies layer calls it first (a shortcut, not a layer)."""
+        waits."""
         known = self._urls.get((request.raw_path, request.headers.get("Accept", "")))
         if known is None or request.method != "GET":
             return None

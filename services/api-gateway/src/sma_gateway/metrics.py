@@ -8,6 +8,8 @@ from typing import Literal, get_args
 
 from prometheus_client import CollectorRegistry, Counter
 
+from sma_common.metrics import Tally
+
 CacheResult = Literal["local", "hit", "miss", "coalesced", "error", "bypass"]
 AuthFailure = Literal["missing", "malformed", "unknown_key", "scope"]
 
@@ -16,13 +18,12 @@ class GatewayMetrics:
     """`record_*` methods are the only way code touches these metrics."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
-        self._cache_requests = Counter(
+        self._cache_requests = Tally(
             "sma_gateway_cache_requests",
             "Cached reads by result: local (served from this process's memory), hit (from Redis), miss "
             "(loaded from Postgres), coalesced (a miss that shared another request's load), error (Redis "
             "failed on this request), bypass (Redis skipped after a recent failure).",
-            ["result"],
-            registry=registry,
+            "result", get_args(CacheResult), registry,
         )
         self._auth_failures = Counter(
             "sma_gateway_auth_failures",
@@ -36,13 +37,11 @@ class GatewayMetrics:
             "Requests refused with 429 because their API key was over its rate limit.",
             registry=registry,
         )
-        # Children looked up once: `labels()` per request costs more than the increment.
-        self._cache_children = {result: self._cache_requests.labels(result) for result in get_args(CacheResult)}
         for reason in get_args(AuthFailure):
             self._auth_failures.labels(reason)
 
     def record_cache(self, result: CacheResult) -> None:
-        self._cache_children[result].inc()
+        self._cache_requests.counts[result] += 1
 
     def record_auth_failure(self, reason: AuthFailure) -> None:
         self._auth_failures.labels(reason).inc()
