@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -161,13 +162,14 @@ async def main(seconds: float) -> int:
         # Bare and gateway in alternating rounds, so a drift in the machine's speed (a shared VM)
         # hits both alike; each figure is the median round.
         rounds: dict[str, list[WrkResult]] = {"bare": [], "cached": [], "bare_1m_bytes": [], "cached_1m": []}
-        with step(console, f"bare handler and gateway cached read, alternating, {ROUNDS} x {seconds / ROUNDS:g}s "
+        per_round = max(1, math.ceil(seconds / ROUNDS))  # wrk takes whole seconds
+        with step(console, f"bare handler and gateway cached read, alternating, {ROUNDS} x {per_round}s "
                            f"each at -c{CONNECTIONS}"):
             for _ in range(ROUNDS):
                 for name, url, headers in (("bare", f"{bare}/hello", None), ("cached", gateway + path, auth),
                                            ("bare_1m_bytes", f"{bare}/body", None),
                                            ("cached_1m", gateway + path_1m, auth)):
-                    rounds[name].append(await run_wrk(url, seconds=seconds / ROUNDS, connections=CONNECTIONS,
+                    rounds[name].append(await run_wrk(url, seconds=per_round, connections=CONNECTIONS,
                                                       headers=headers))
         outcomes = await cache_outcomes(gateway, before)
         results.update({name: median_round(runs) for name, runs in rounds.items()})
