@@ -152,3 +152,20 @@ async def test_redis_stopped_mid_test_then_back(
 
 async def _is(probe: Callable[[], Awaitable[str]], expected: str) -> bool:
     return await probe() == expected
+
+
+async def test_a_burst_on_a_value_not_in_memory_costs_one_redis_read(
+    replicas: tuple[Gateway, Gateway], seed: Seeder
+) -> None:
+    """At a TTL expiry under load every request in flight misses the in-process tier at once: they
+    share one Redis read instead of each taking a connection (a pool of 64 ran out, and the
+    breaker then sent every read to Postgres for seconds)."""
+    a, b = replicas
+    account_id = await seed.account()
+    await seed.points(account_id, "followers", [(_ago(30), 1.0)])
+    path = f"/api/accounts/{account_id}/metrics?metric=followers"
+    assert (await a.call("GET", path, scope="read")).headers["X-Cache"] == "miss"  # now in Redis
+    replies = await asyncio.gather(*[b.call("GET", path, scope="read") for _ in range(90)])  # within the burst of 100
+    assert [reply.status for reply in replies] == [200] * 90
+    assert b.cache_count("error") == 0 and b.cache_count("bypass") == 0
+    assert b.cache_count("hit") == 1 and b.cache_count("coalesced") >= 1

@@ -12,7 +12,8 @@ Keys (under the Redis key prefix):
 In front of Redis sits the in-process tier (`sma_gateway.local_cache`, result `local`): while the
 invalidation subscription is live, a hot value is served from memory with no round trip at all.
 
-Concurrent misses for the same key in this process share one load. After a Redis error, reads
+Concurrent reads of one value that this process does not hold share one Redis read, and
+concurrent misses one load (`coalesced`). After a Redis error, reads
 skip Redis for `retry_after_failure_seconds` (result `bypass`), then try it again.
 """
 
@@ -22,7 +23,7 @@ import asyncio
 import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Generic, Literal, TypeVar
 
 import structlog
 
@@ -36,6 +37,7 @@ log = structlog.get_logger(__name__)
 
 CacheOutcome = Literal["local", "hit", "miss", "bypass"]
 Loader = Callable[[], Awaitable[bytes]]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,14 +47,14 @@ class CacheRead:
     etag: str
 
 
-class SingleFlight:
+class SingleFlight(Generic[T]):
     """At most one running load per key; later callers for that key await the same result.
 
     The load runs in its own task, so a caller that disconnects does not cancel it for the others.
     """
 
     def __init__(self) -> None:
-        self._inflight: dict[str, asyncio.Task[bytes]] = {}
+        self._inflight: dict[str, asyncio.Task[T]] = {}
 
     def __len__(self) -> int:
         return len(self._inflight)
@@ -60,7 +62,7 @@ class SingleFlight:
     def running(self, key: str) -> bool:
         return key in self._inflight
 
-    async def run(self, key: str, load: Loader) -> bytes:
+    async def run(self, key: str, load: Callable[[], Awaitable[T]]) -> T:
         task = self._inflight.get(key)
         if task is None:
             task = asyncio.create_task(self._load(load), name=f"singleflight:{key}")
@@ -69,10 +71,10 @@ class SingleFlight:
         return await asyncio.shield(task)
 
     @staticmethod
-    async def _load(load: Loader) -> bytes:
+    async def _load(load: Callable[[], Awaitable[T]]) -> T:
         return await load()
 
-    def _forget(self, key: str, task: asyncio.Task[bytes]) -> None:
+    def _forget(self, key: str, task: asyncio.Task[T]) -> None:
         if self._inflight.get(key) is task:
             del self._inflight[key]
         if not task.cancelled():
@@ -96,7 +98,11 @@ class ReadThroughCache:
         self._ttl_ms = max(int(ttl_seconds * 1000), 1)
         self._breaker = breaker
         self._record = record
-        self._flights = SingleFlight()
+        self._flights: SingleFlight[bytes] = SingleFlight()
+        # Concurrent reads of one value that missed this process's tier share one Redis read (and
+        # load): at a TTL expiry under load, every request in flight misses at once, and one Redis
+        # connection each would exhaust the pool.
+        self._reads: SingleFlight[CacheRead] = SingleFlight()
 
     def _version_key(self, account_id: int) -> str:
         return account_version_key(self._redis, account_id)
@@ -118,6 +124,12 @@ class ReadThroughCache:
         if entry is not None:
             self.record_local()
             return CacheRead(entry.value, "local", entry.etag)
+        key = f"{account_id}|{variant}"
+        if self._reads.running(key):
+            self._record("coalesced")
+        return await self._reads.run(key, lambda: self._read_through(account_id, variant, load))
+
+    async def _read_through(self, account_id: int, variant: str, load: Loader) -> CacheRead:
         seen = self._local.generation(account_id)
         value, outcome = await self._read_shared(account_id, variant, load)
         etag = body_etag(value)

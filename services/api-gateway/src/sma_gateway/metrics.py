@@ -21,7 +21,7 @@ class GatewayMetrics:
         self._cache_requests = Tally(
             "sma_gateway_cache_requests",
             "Cached reads by result: local (served from this process's memory), hit (from Redis), miss "
-            "(loaded from Postgres), coalesced (a miss that shared another request's load), error (Redis "
+            "(loaded from Postgres), coalesced (a read that shared another request's Redis read or load), error (Redis "
             "failed on this request), bypass (Redis skipped after a recent failure).",
             "result", get_args(CacheResult), registry,
         )
