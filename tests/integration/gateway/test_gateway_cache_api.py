@@ -168,4 +168,4 @@ async def test_a_burst_on_a_value_not_in_memory_costs_one_redis_read(
     replies = await asyncio.gather(*[b.call("GET", path, scope="read") for _ in range(90)])  # within the burst of 100
     assert [reply.status for reply in replies] == [200] * 90
     assert b.cache_count("error") == 0 and b.cache_count("bypass") == 0
-    assert b.cache_count("hit") == 1 and b.cache_count("coalesced") >= 1
+    assert b.cache_count("hit") == 1  # the others shared it (`coalesced`) or found it in memory (`local`)
