@@ -13,7 +13,8 @@ the same concurrency and the same machine, in one run.
 3. The same read paced at half the baseline's throughput (`paced`: a fixed pause per connection,
    connections tuned in short runs until that rate is met): p99 (goal: under 10 ms), and the
    rate reached, since the p99 means "at half the load" only if the run got there.
-4. For reference: the read with the in-process tier off (`SMA_CACHE_LOCAL_MAX_BYTES=0`, two Redis
+4. Server CPU per request of both (psutil, over all rounds): what the ratio comes from.
+5. For reference: the read with the in-process tier off (`SMA_CACHE_LOCAL_MAX_BYTES=0`, two Redis
    round trips per request), and uncached (every request names a new cache entry, so it is
    loaded from Postgres and stored in Redis).
 
@@ -51,6 +52,8 @@ from sma_devstack.process import ManagedProcess
 console = Console()
 CONNECTIONS = 64
 DEFAULT_INTERVAL_MINUTES = 15  # a job's default interval: one day is 96 points
+ROUNDS = 3  # bare and gateway runs alternate; each figure is the median round
+PACE_MS = 10  # each connection waits this long after each answer (wrk's delay() counts whole ms)
 
 
 async def seed(database_url: str) -> tuple[dict[int, int], str, str, datetime]:
@@ -93,15 +96,9 @@ async def start_gateway(bench: Bench, name: str, prefix: str, **extra: object) -
     return await bench.start(name, "sma_gateway", env)
 
 
-ROUNDS = 3
-
-
 def median_round(runs: list[WrkResult]) -> WrkResult:
     """The run with the median throughput (its latencies with it)."""
     return sorted(runs, key=lambda run: run.rps)[len(runs) // 2]
-
-
-PACE_MS = 10  # each connection waits this long after each answer (wrk's delay() counts whole ms)
 
 
 async def paced(url: str, rate: float, seconds: float, headers: dict[str, str]) -> tuple[WrkResult, int]:
@@ -162,15 +159,23 @@ async def main(seconds: float) -> int:
         # Bare and gateway in alternating rounds, so a drift in the machine's speed (a shared VM)
         # hits both alike; each figure is the median round.
         rounds: dict[str, list[WrkResult]] = {"bare": [], "cached": [], "bare_1m_bytes": [], "cached_1m": []}
+        # Server CPU per request (µs) over all rounds: what the ratio comes from, free of wrk's share
+        # of the two cores.
+        cpu_us: dict[str, float] = dict.fromkeys(rounds, 0.0)
         per_round = max(1, math.ceil(seconds / ROUNDS))  # wrk takes whole seconds
         with step(console, f"bare handler and gateway cached read, alternating, {ROUNDS} x {per_round}s "
                            f"each at -c{CONNECTIONS}"):
             for _ in range(ROUNDS):
-                for name, url, headers in (("bare", f"{bare}/hello", None), ("cached", gateway + path, auth),
-                                           ("bare_1m_bytes", f"{bare}/body", None),
-                                           ("cached_1m", gateway + path_1m, auth)):
-                    rounds[name].append(await run_wrk(url, seconds=per_round, connections=CONNECTIONS,
-                                                      headers=headers))
+                for name, server, url, headers in (
+                    ("bare", "bare", f"{bare}/hello", None), ("cached", "gateway", gateway + path, auth),
+                    ("bare_1m_bytes", "bare", f"{bare}/body", None), ("cached_1m", "gateway", gateway + path_1m, auth),
+                ):
+                    used = bench.cpu_seconds(server)
+                    run = await run_wrk(url, seconds=per_round, connections=CONNECTIONS, headers=headers)
+                    cpu_us[name] += (bench.cpu_seconds(server) - used) * 1e6
+                    rounds[name].append(run)
+        for name, runs in rounds.items():
+            cpu_us[name] /= max(1, sum(run.requests for run in runs))
         outcomes = await cache_outcomes(gateway, before)
         results.update({name: median_round(runs) for name, runs in rounds.items()})
         await bench.stop("bare")
@@ -206,6 +211,8 @@ async def main(seconds: float) -> int:
                baseline_name=bare_name, baseline_value=bare_rps),
         figure("uncached read (Postgres per request)", round(results["uncached"].rps), "req/s",
                baseline_name=bare_name, baseline_value=bare_rps),
+        figure("server CPU per request, bare handler", round(cpu_us["bare"], 1), "µs"),
+        figure("server CPU per request, cached read (96 points)", round(cpu_us["cached"], 1), "µs"),
         figure("cached metrics read, 1 day at 1 min (1,440 points)", round(results["cached_1m"].rps), "req/s",
                baseline_name="bare handler returning the same bytes",
                baseline_value=round(results["bare_1m_bytes"].rps)),
@@ -226,6 +233,7 @@ async def main(seconds: float) -> int:
     path_written = write_result("gateway", started_at, figures, {
         "runs": {name: result.as_json() for name, result in results.items()},
         "rounds": {name: [run.as_json() for run in runs] for name, runs in rounds.items()},
+        "server_cpu_us_per_request": {name: round(value, 1) for name, value in cpu_us.items()},
         "cache_outcomes_during_cached_runs": outcomes, "seconds_per_run": seconds, "connections": CONNECTIONS,
         "bytes_per_response_1m": len(body_1m),
     })

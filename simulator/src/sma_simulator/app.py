@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry
 
 from sma_common.clock import Clock, SystemClock
 from sma_common.http_server import request_metrics_middleware
-from sma_common.metrics import create_registry, http_metrics
+from sma_common.metrics import HttpMetrics, create_registry
 from sma_simulator import __version__
 from sma_simulator.context import SIM_CONTEXT, SimContext, record_requests
 from sma_simulator.control import add_control_routes
@@ -33,7 +33,7 @@ def create_app(
     service mounts the simulator on `Service.app` with `install_simulator` instead.
     """
     registry = registry if registry is not None else create_registry("simulator", __version__)
-    app = web.Application(middlewares=[request_metrics_middleware(http_metrics(registry))])
+    app = web.Application(middlewares=[request_metrics_middleware(HttpMetrics(registry))])
     install_simulator(app, settings, clock, registry=registry)
     return app
 

@@ -1,23 +1,22 @@
 """`HttpMetrics`: requests tallied in plain Python come out at scrape time as the histogram and
 counters Prometheus expects (cumulative buckets, exact statuses, bounded method labels)."""
 
-from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client import CollectorRegistry
 
-from sma_common.metrics import LATENCY_BUCKETS, http_metrics
+from sma_common.metrics import LATENCY_BUCKETS, HttpMetrics
 
 
 def _scrape(registry: CollectorRegistry) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
     return {
         (sample.name, frozenset(sample.labels.items())): sample.value
-        for family in text_string_to_metric_families(generate_latest(registry).decode())
+        for family in registry.collect()
         for sample in family.samples
     }
 
 
 def test_requests_come_out_as_a_histogram_and_counters() -> None:
     registry = CollectorRegistry()
-    metrics = http_metrics(registry, "sma_gateway")
+    metrics = HttpMetrics(registry, "sma_gateway")
     for seconds in (0.0005, 0.003, 0.2, 30.0):
         metrics.observe("GET", "/api/jobs", 200, seconds)
     metrics.observe("GET", "/api/jobs", 404, 0.001)
@@ -40,7 +39,7 @@ def test_requests_come_out_as_a_histogram_and_counters() -> None:
 
 def test_unusual_methods_share_one_label_and_one_tally() -> None:
     registry = CollectorRegistry()
-    metrics = http_metrics(registry)
+    metrics = HttpMetrics(registry)
     for method in ("BREW", "PROPFIND", "X" * 50):
         metrics.observe(method, "unmatched", 405, 0.001)
     samples = _scrape(registry)

@@ -10,14 +10,14 @@ from pydantic import BaseModel, Field, ValidationError
 from structlog.testing import capture_logs
 
 from sma_common.http_server import request_metrics_middleware
-from sma_common.metrics import http_metrics
+from sma_common.metrics import HttpMetrics
+from sma_gateway.http_policies import ResponsePolicies
 from sma_gateway.problem import (
     PROBLEM_CONTENT_TYPE,
     FieldError,
     ProblemError,
     from_validation_error,
     invalid,
-    problem_middleware,
 )
 
 
@@ -66,9 +66,9 @@ async def _big(request: web.Request) -> web.Response:
 
 @pytest.fixture
 async def client() -> AsyncIterator[TestClient[web.Request, web.Application]]:
-    metrics = http_metrics(CollectorRegistry())
+    metrics = HttpMetrics(CollectorRegistry())
     app = web.Application(
-        middlewares=[request_metrics_middleware(metrics), problem_middleware()], client_max_size=1024
+        middlewares=[request_metrics_middleware(metrics), ResponsePolicies(()).middleware()], client_max_size=1024
     )
     app.router.add_get("/boom", _boom)
     app.router.add_get("/problem", _problem)

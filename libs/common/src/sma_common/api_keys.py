@@ -16,7 +16,9 @@ from dataclasses import dataclass
 import asyncpg
 
 SCOPES = ("read", "write", "admin")
-_KEY_RE = re.compile(r"^sma_([a-z0-9]{8})_([A-Za-z0-9_-]{43})$")
+PREFIX_LENGTH = 8
+SECRET_LENGTH = 43  # secrets.token_urlsafe(32)
+_KEY_RE = re.compile(rf"^sma_([a-z0-9]{{{PREFIX_LENGTH}}})_([A-Za-z0-9_-]{{{SECRET_LENGTH}}})$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +33,7 @@ def hash_secret(secret: str) -> bytes:
 
 
 def generate_key() -> NewKey:
-    prefix = "".join(secrets.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(8))
+    prefix = "".join(secrets.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(PREFIX_LENGTH))
     secret = secrets.token_urlsafe(32)
     return NewKey(prefix, hash_secret(secret), f"sma_{prefix}_{secret}")
 

@@ -112,6 +112,3 @@ class Tally(Collector):
     def describe(self) -> Iterator[Metric]:
         return self.collect()
 
-
-def http_metrics(registry: CollectorRegistry, namespace: str = "sma") -> HttpMetrics:
-    return HttpMetrics(registry, namespace)

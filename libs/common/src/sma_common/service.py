@@ -42,7 +42,7 @@ from prometheus_client import CollectorRegistry
 
 from sma_common.health import Check, run_checks
 from sma_common.http_server import FastPath, add_ops_routes, request_metrics_middleware
-from sma_common.metrics import create_registry, http_metrics
+from sma_common.metrics import HttpMetrics, create_registry
 from sma_common.settings import HttpServerSettings
 
 log = structlog.get_logger(__name__)
@@ -109,7 +109,7 @@ class Service:
         self._bound_port: int | None = None
         self.app = web.Application(
             middlewares=[
-                request_metrics_middleware(http_metrics(registry, metrics_namespace), fast_path), *middlewares,
+                request_metrics_middleware(HttpMetrics(registry, metrics_namespace), fast_path), *middlewares,
             ],
             client_max_size=client_max_size,
         )

@@ -22,7 +22,7 @@ from typing import Literal
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
-from sma_common.api_keys import parse_token, secret_matches
+from sma_common.api_keys import PREFIX_LENGTH, SECRET_LENGTH, parse_token, secret_matches
 from sma_common.cache_versions import publish_key_event
 from sma_common.db import DatabasePool
 from sma_common.redis import RedisClient
@@ -37,8 +37,8 @@ PROTECTED_PREFIX = "/api/"
 # `Bearer sma_<8-character prefix>_<43-character secret>`, split by position on the hot path; any
 # other shape (other spacing, a lower-case scheme) takes `parse_bearer` on the full path.
 _CANONICAL_START = "Bearer sma_"
-_PREFIX_END = len(_CANONICAL_START) + 8
-_CANONICAL_LENGTH = _PREFIX_END + 1 + 43
+_PREFIX_END = len(_CANONICAL_START) + PREFIX_LENGTH
+_CANONICAL_LENGTH = _PREFIX_END + 1 + SECRET_LENGTH
 KEYS_PREFIX = "/api/keys"
 
 
@@ -52,8 +52,7 @@ class Principal:
 
 
 def principal_of(row: api_keys.StoredKey, prefix: str) -> Principal:
-    granted = frozenset(scope for scope in _SCOPE_RANK if grants(row.scopes, scope))  # type: ignore[arg-type]
-    return Principal(row.id, row.name, row.scopes, prefix, granted)
+    return Principal(row.id, row.name, row.scopes, prefix, granted_scopes(row.scopes))
 
 
 PRINCIPAL = web.RequestKey("principal", Principal)
@@ -75,9 +74,10 @@ def required_scope(method: str, path: str) -> Scope:
     return "read" if method.upper() in _SAFE_METHODS else "write"
 
 
-def grants(scopes: Sequence[str], required: Scope) -> bool:
-    needed = _SCOPE_RANK[required]
-    return any(_SCOPE_RANK.get(scope, -1) >= needed for scope in scopes)
+def granted_scopes(scopes: Sequence[str]) -> frozenset[str]:
+    """Every scope `scopes` grant: admin grants write, which grants read; unknown ones grant nothing."""
+    top = max((_SCOPE_RANK.get(scope, -1) for scope in scopes), default=-1)
+    return frozenset(scope for scope, rank in _SCOPE_RANK.items() if rank <= top)
 
 
 class LastUsedThrottle:
@@ -131,11 +131,14 @@ class KeyCache:
             return None
         return cached[0], cached[1]
 
-    def put(self, prefix: str, row: api_keys.StoredKey, principal: Principal) -> None:
+    def put(self, prefix: str, row: api_keys.StoredKey) -> tuple[api_keys.StoredKey, Principal]:
+        """The row and its principal, kept when the cache is live."""
+        principal = principal_of(row, prefix)
         if self._live() and self._ttl > 0:
             if len(self._rows) >= self._MAX_KEYS:
                 self._rows.clear()
             self._rows[prefix] = (row, principal, self._clock() + self._ttl)
+        return row, principal
 
     def forget(self, prefix: str | None) -> None:
         """Drop one key's copy, or every copy (None: the subscription changed state)."""
@@ -172,13 +175,10 @@ class KeyAuthenticator:
 
     async def _find(self, prefix: str) -> tuple[api_keys.StoredKey, Principal] | None:
         cached = self._keys.get(prefix)
-        if cached is None:
-            stored = await api_keys.find_active_key(self._db.pool, prefix)
-            if stored is None:
-                return None
-            cached = stored, principal_of(stored, prefix)
-            self._keys.put(prefix, *cached)
-        return cached
+        if cached is not None:
+            return cached
+        stored = await api_keys.find_active_key(self._db.pool, prefix)
+        return None if stored is None else self._keys.put(prefix, stored)
 
     def reject(self, reason: AuthFailure, problem: ProblemError) -> ProblemError:
         self._record_failure(reason)

@@ -12,9 +12,9 @@ Keys (under the Redis key prefix):
 In front of Redis sits the in-process tier (`sma_gateway.local_cache`, result `local`): while the
 invalidation subscription is live, a hot value is served from memory with no round trip at all.
 
-Concurrent reads of one value that this process does not hold share one Redis read, and
-concurrent misses one load (`coalesced`). After a Redis error, reads
-skip Redis for `retry_after_failure_seconds` (result `bypass`), then try it again.
+Concurrent reads of one value that this process does not hold share one Redis read and, on a
+miss, one load (result `coalesced` for the ones that wait). After a Redis error, reads skip
+Redis for `retry_after_failure_seconds` (result `bypass`), then try it again.
 """
 
 from __future__ import annotations
@@ -98,10 +98,9 @@ class ReadThroughCache:
         self._ttl_ms = max(int(ttl_seconds * 1000), 1)
         self._breaker = breaker
         self._record = record
-        self._flights: SingleFlight[bytes] = SingleFlight()
-        # Concurrent reads of one value that missed this process's tier share one Redis read (and
-        # load): at a TTL expiry under load, every request in flight misses at once, and one Redis
-        # connection each would exhaust the pool.
+        # Concurrent reads of one value that missed this process's tier share one Redis read and, on
+        # a miss, one load: at a TTL expiry under load, every request in flight misses at once, and
+        # one Redis connection each would exhaust the pool.
         self._reads: SingleFlight[CacheRead] = SingleFlight()
 
     def _version_key(self, account_id: int) -> str:
@@ -140,7 +139,7 @@ class ReadThroughCache:
     async def _read_shared(self, account_id: int, variant: str, load: Loader) -> tuple[bytes, CacheOutcome]:
         if not self._breaker.allows():
             self._record("bypass")
-            return await self._flights.run(f"direct:{account_id}:{variant}", load), "bypass"
+            return await load(), "bypass"
         try:
             raw_version = await self._redis.client.get(self._version_key(account_id))
             key = self._value_key(account_id, int(raw_version or 0), variant)
@@ -148,13 +147,12 @@ class ReadThroughCache:
         except REDIS_FAILURES as exc:
             self._fail(exc)
             self._record("error")
-            return await self._flights.run(f"direct:{account_id}:{variant}", load), "bypass"
+            return await load(), "bypass"
         if cached is not None:
             self._record("hit")
             return (cached.encode() if isinstance(cached, str) else cached), "hit"
-        # "coalesced": a miss that waits for the load another request of this process started.
-        self._record("coalesced" if self._flights.running(key) else "miss")
-        return await self._flights.run(key, lambda: self._load_and_store(key, load)), "miss"
+        self._record("miss")
+        return await self._load_and_store(key, load), "miss"
 
     async def _load_and_store(self, key: str, load: Loader) -> bytes:
         value = await load()
@@ -176,6 +174,6 @@ class ReadThroughCache:
 
     def details(self) -> dict[str, object]:
         return {
-            "redis_skipped": not self._breaker.allows(), "loads_in_flight": len(self._flights),
+            "redis_skipped": not self._breaker.allows(), "reads_in_flight": len(self._reads),
             "local": self._local.details(),
         }

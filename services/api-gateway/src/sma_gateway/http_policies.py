@@ -8,13 +8,13 @@ import asyncio
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
-from sma_common.http_server import OPS_PATHS, route_template
+from sma_common.http_server import OPS_PATHS, FastPath, route_template
 from sma_gateway.auth import PRINCIPAL
 from sma_gateway.problem import ProblemError, render_failure
 
@@ -93,9 +93,6 @@ class Cors:
             response.headers["Access-Control-Expose-Headers"] = _EXPOSED_HEADERS
 
 
-Shortcut = Callable[[web.Request], web.StreamResponse | None]
-
-
 class ResponsePolicies:
     """What every API response follows, in this order: a CORS preflight is answered at once;
     otherwise errors become problems (`problem.render_failure`), a successful GET gets its `ETag`
@@ -126,7 +123,7 @@ class ResponsePolicies:
                 bytes=response.content_length, key=principal.prefix if principal else None,
             )
 
-    def fast(self, shortcut: Shortcut) -> Shortcut:
+    def fast(self, shortcut: FastPath) -> FastPath:
         """`shortcut`'s answers, finished like any other response."""
 
         def answer(request: web.Request) -> web.StreamResponse | None:

@@ -1,6 +1,6 @@
 """The gateway's own Prometheus metrics, declared once against the service registry. (Request
 counts and latency by route are `sma_gateway_http_*`, from the request middleware every service
-shares; see `sma_common.metrics.http_metrics`.)"""
+shares; see `sma_common.metrics.HttpMetrics`.)"""
 
 from __future__ import annotations
 

@@ -16,7 +16,6 @@ import asyncpg
 import orjson
 import structlog
 from aiohttp import web
-from aiohttp.typedefs import Handler, Middleware
 from pydantic import ValidationError
 
 from sma_common.logging import REQUEST_ID
@@ -127,8 +126,8 @@ def _from_http_exception(exc: web.HTTPException, instance: str) -> web.Response:
 
 def render_failure(request: web.Request, exc: Exception) -> web.Response:
     """`exc`, raised while handling `request`, as a problem; re-raises what is not a failure (an
-    HTTP redirect). A plain function, not a middleware layer: the gateway calls it from its one
-    response-policies layer."""
+    HTTP redirect). A plain function, not a middleware layer: `http_policies.ResponsePolicies`
+    calls it from the gateway's one response-policies layer."""
     if isinstance(exc, ProblemError):
         return problem_response(
             exc.status, exc.detail, instance=request.path, problem_type=exc.type,
@@ -150,15 +149,3 @@ def render_failure(request: web.Request, exc: Exception) -> web.Response:
         instance=request.path,
     )
 
-
-def problem_middleware() -> Middleware:
-    """`render_failure` as a middleware of its own: every error below it becomes a problem."""
-
-    @web.middleware
-    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        try:
-            return await handler(request)
-        except Exception as exc:
-            return render_failure(request, exc)
-
-    return middleware

@@ -39,8 +39,7 @@ def cached_response(
     body: bytes, output: OutputFormat, outcome: str, etag: str, headers: Mapping[str, str] | None = None
 ) -> web.Response:
     """A body read through the cache: `X-Cache` says from where, `ETag` is the cached value's."""
-    return web.Response(body=body, headers={
-        "Content-Type": _CONTENT_TYPES[output], CACHE_HEADER: outcome, "ETag": etag, **(headers or {})})
+    return rendered_response(body, output, {CACHE_HEADER: outcome, "ETag": etag, **(headers or {})})
 
 
 def model_response(model: BaseModel, status: int = 200) -> web.Response:
