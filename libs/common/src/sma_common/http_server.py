@@ -5,15 +5,16 @@ Routes: `/health/live`, `/health/ready`, `/health/detailed`, `/livez`, `/readyz`
 
 from __future__ import annotations
 
+import functools
 import itertools
 import secrets
 import time
 from collections.abc import Callable
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import orjson
 from aiohttp import web
-from aiohttp.typedefs import Handler
+from aiohttp.typedefs import Handler, Middleware
 from prometheus_client import CollectorRegistry, Gauge
 
 from sma_common.logging import REQUEST_ID
@@ -90,7 +91,10 @@ def add_ops_routes(app: web.Application, service: OpsState) -> None:
 
 def route_template(request: web.Request) -> str:
     """The matched route's template (`/api/jobs/{id}`), never the raw path (bounded labels)."""
-    resource = request.match_info.route.resource
+    try:
+        resource = request.match_info.route.resource
+    except AssertionError:  # aiohttp's answer for a request it has not routed (routing failed)
+        return "unmatched"
     return resource.canonical if resource is not None else "unmatched"
 
 
@@ -104,16 +108,24 @@ def new_request_id() -> str:
     return f"{_ID_PREFIX}{next(_ID_COUNTER):020x}"
 
 
-# A synchronous answer for some requests, given before any other middleware runs (the gateway's hot
-# read path); None sends the request down the middlewares as usual.
-FastPath = Callable[[web.Request], web.StreamResponse | None]
+class FastAnswer(NamedTuple):
+    response: web.StreamResponse
+    route: str  # the template of the route that would have served it, for metrics and logs
 
 
-def request_metrics_middleware(
-    metrics: HttpMetrics, fast_path: FastPath | None = None
-) -> web.middleware:  # type: ignore[valid-type]
-    """Sets the request id for the log context (echoed in `X-Request-ID`), offers the request to
-    `fast_path`, and records each request by route template (`HttpMetrics`)."""
+# A synchronous answer for some requests, given before routing and before any middleware (the
+# gateway's hot read path); None sends the request down the routed path as usual.
+FastPath = Callable[[web.Request], FastAnswer | None]
+
+
+def request_metrics_middleware(metrics: HttpMetrics, fast_path: FastPath | None = None) -> Middleware:
+    """The first step of every request: sets the request id for the log context (echoed in
+    `X-Request-ID`), offers the request to `fast_path`, and records each request by route
+    template (`HttpMetrics`).
+
+    `Service` runs it in front of the application (`front_handler`), so a fast answer costs no
+    routing and no middleware layer; an application served otherwise (a test server) takes it as
+    its outermost middleware."""
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -121,11 +133,14 @@ def request_metrics_middleware(
         REQUEST_ID.set(request_id)  # the request's own task: its context ends with it
         started = time.perf_counter()
         status = 500
+        route = None
         metrics.in_flight += 1
         try:
-            response = fast_path(request) if fast_path is not None else None
-            if response is None:
+            answer = fast_path(request) if fast_path is not None else None
+            if answer is None:
                 response = await handler(request)
+            else:
+                response, route = answer
             status = response.status
             response.headers[REQUEST_ID_HEADER] = request_id
             return response
@@ -134,7 +149,18 @@ def request_metrics_middleware(
             raise
         finally:
             metrics.in_flight -= 1
-            if request.path not in OPS_PATHS:
-                metrics.observe(request.method, route_template(request), status, time.perf_counter() - started)
+            route = route or route_template(request)
+            if route not in OPS_PATHS:  # an ops route's template is its path
+                metrics.observe(request.method, route, status, time.perf_counter() - started)
 
     return middleware
+
+
+def front_handler(runner: web.AppRunner, metrics: HttpMetrics, fast_path: FastPath | None = None) -> None:
+    """Puts `request_metrics_middleware` in front of `runner`'s application, before routing (call
+    after `runner.setup()`, before a site starts): each middleware layer and the routing cost a
+    cached read more than its own work, and a fast answer needs neither."""
+    server = runner.server
+    assert server is not None, "front_handler needs a runner that is set up"
+    server.request_handler = functools.partial(request_metrics_middleware(metrics, fast_path),
+                                               handler=server.request_handler)

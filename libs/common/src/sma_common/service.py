@@ -41,7 +41,7 @@ from aiohttp.typedefs import Middleware
 from prometheus_client import CollectorRegistry
 
 from sma_common.health import Check, run_checks
-from sma_common.http_server import FastPath, add_ops_routes, request_metrics_middleware
+from sma_common.http_server import FastPath, add_ops_routes, front_handler
 from sma_common.metrics import HttpMetrics, create_registry
 from sma_common.settings import HttpServerSettings
 
@@ -87,9 +87,9 @@ class Service:
         metrics_namespace: str = "sma",
         fast_path: FastPath | None = None,
     ) -> None:
-        """`middlewares` run inside the request-metrics middleware every service gets, which first
-        offers each request to `fast_path` (see `request_metrics_middleware`); routes are added to
-        `self.app` by the composition root before `run()`."""
+        """Every request first passes the request-metrics step every service gets, in front of
+        routing (`front_handler`), which offers it to `fast_path`; `middlewares` run after routing.
+        Routes are added to `self.app` by the composition root before `run()`."""
         self.name = name
         self.version = version
         self.instance = instance
@@ -107,12 +107,9 @@ class Service:
         self._details: dict[str, DetailsFn] = {}
         self._stopping: asyncio.Event | None = None
         self._bound_port: int | None = None
-        self.app = web.Application(
-            middlewares=[
-                request_metrics_middleware(HttpMetrics(registry, metrics_namespace), fast_path), *middlewares,
-            ],
-            client_max_size=client_max_size,
-        )
+        self._http_metrics = HttpMetrics(registry, metrics_namespace)
+        self._fast_path = fast_path
+        self.app = web.Application(middlewares=middlewares, client_max_size=client_max_size)
         add_ops_routes(self.app, self)
 
     @classmethod
@@ -208,6 +205,7 @@ class Service:
         self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False,
                                      shutdown_timeout=max(1.0, self.drain_timeout / 4))
         await self._runner.setup()
+        front_handler(self._runner, self._http_metrics, self._fast_path)
         site = web.TCPSite(self._runner, self._host, self._port, reuse_address=True)
         await site.start()
         self._bound_port = self._runner.addresses[0][1]

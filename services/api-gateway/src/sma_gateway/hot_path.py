@@ -16,9 +16,10 @@ the body out of the cached value. From then on, a GET of that exact URL (path, q
 
 Anything else (an unknown or revoked key, a lease to renew, a 429, a miss, a page with a next
 one, HEAD) goes down the full path, which answers exactly as it always does. The hot path runs
-before any middleware layer (`Service(fast_path=...)`: each layer costs a coroutine per
-request); its answers still get the request id and metrics, and the response policies finish
-them (conditional GET, CORS, access log) as they finish every other response.
+before routing and before any middleware layer (`Service(fast_path=...)`: routing and each
+layer cost more than a cached read's own work); its answers still get the request id and
+metrics under the route that first served the URL, and the response policies finish them
+(conditional GET, CORS, access log) as they finish every other response.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from sma_common.http_server import FastAnswer, route_template
 from sma_gateway.auth import PRINCIPAL, KeyAuthenticator
 from sma_gateway.cache import ReadThroughCache
 from sma_gateway.rate_limit import KeyRateLimiter
@@ -61,7 +63,7 @@ class HotReads:
         self._cache = cache
         self._authenticator = authenticator
         self._limiter = limiter
-        self._urls: dict[tuple[str, str], HotRead] = {}
+        self._urls: dict[tuple[str, str], tuple[HotRead, str]] = {}  # (path, Accept) -> read, route
         self._served = 0
 
     def remember(self, request: web.Request, read: HotRead) -> None:
@@ -71,19 +73,20 @@ class HotReads:
             return
         if len(self._urls) >= self._MAX_URLS:
             self._urls.clear()  # bounded against clients minting URLs; the hot ones return at once
-        self._urls[(request.raw_path, accept)] = read
+        self._urls[(request.raw_path, accept)] = read, route_template(request)
 
-    def serve(self, request: web.Request) -> web.Response | None:
+    def serve(self, request: web.Request) -> FastAnswer | None:
         """The response when the hot path can give it, else None (the full path answers). Never
         waits."""
         known = self._urls.get((request.raw_path, request.headers.get("Accept", "")))
         if known is None or request.method != "GET":
             return None
+        read, route = known
         principal = self._authenticator.verified(request.headers.get("Authorization"), "read")
         if principal is None:
             return None
-        entry = self._cache.local(known.account_id, known.variant)
-        body = None if entry is None else known.body_of(entry.value)
+        entry = self._cache.local(read.account_id, read.variant)
+        body = None if entry is None else read.body_of(entry.value)
         if entry is None or body is None:
             return None
         limit_headers = self._limiter.spend(principal)  # last: a request sent down the full path pays there
@@ -92,7 +95,7 @@ class HotReads:
         self._cache.record_local()
         self._served += 1
         request[PRINCIPAL] = principal
-        return cached_response(body, known.output, "local", entry.etag, limit_headers)
+        return FastAnswer(cached_response(body, read.output, "local", entry.etag, limit_headers), route)
 
     def details(self) -> dict[str, object]:
         """For `/health/detailed`: URLs known and requests this path answered since start."""

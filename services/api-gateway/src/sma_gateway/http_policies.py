@@ -14,7 +14,7 @@ import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
-from sma_common.http_server import OPS_PATHS, FastPath, route_template
+from sma_common.http_server import OPS_PATHS, FastAnswer, FastPath, route_template
 from sma_gateway.auth import PRINCIPAL
 from sma_gateway.problem import ProblemError, render_failure
 
@@ -108,17 +108,22 @@ class ResponsePolicies:
         self._cors = Cors(cors_allow_origins)
         self._log_enabled = logging.getLogger("sma_gateway.access").isEnabledFor(logging.INFO)
 
-    def finish(self, request: web.Request, response: web.StreamResponse, started: float) -> web.StreamResponse:
+    def finish(
+        self, request: web.Request, response: web.StreamResponse, started: float, route: str | None = None
+    ) -> web.StreamResponse:
+        """`route`: the route template, for a response given before routing (a fast answer)."""
         response = conditional(request, response)
         self._cors.decorate(request, response)
-        self._log(request, response, started)
+        self._log(request, response, started, route)
         return response
 
-    def _log(self, request: web.Request, response: web.StreamResponse, started: float) -> None:
+    def _log(
+        self, request: web.Request, response: web.StreamResponse, started: float, route: str | None = None
+    ) -> None:
         if self._log_enabled and request.path not in OPS_PATHS:
             principal = request.get(PRINCIPAL)
             access_log.info(
-                "http.access", method=request.method, path=request.path, route=route_template(request),
+                "http.access", method=request.method, path=request.path, route=route or route_template(request),
                 status=response.status, duration_ms=round((time.perf_counter() - started) * 1000, 2),
                 bytes=response.content_length, key=principal.prefix if principal else None,
             )
@@ -126,10 +131,12 @@ class ResponsePolicies:
     def fast(self, shortcut: FastPath) -> FastPath:
         """`shortcut`'s answers, finished like any other response."""
 
-        def answer(request: web.Request) -> web.StreamResponse | None:
+        def answer(request: web.Request) -> FastAnswer | None:
             started = time.perf_counter()
-            response = shortcut(request)
-            return None if response is None else self.finish(request, response, started)
+            answered = shortcut(request)
+            if answered is None:
+                return None
+            return FastAnswer(self.finish(request, answered.response, started, answered.route), answered.route)
 
         return answer
 
