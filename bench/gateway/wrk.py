@@ -52,7 +52,11 @@ def wrk_binary() -> str:
 
 async def run_wrk(url: str, *, seconds: float, connections: int, threads: int = 2,
                   headers: dict[str, str] | None = None, pace_ms: int = 0, vary: bool = False) -> WrkResult:
-    script = _DONE + (_VARY if vary else "") + (f"\nfunction delay() return {pace_ms} end\n" if pace_ms else "")
+    # A pause drawn anew for each request (uniform, mean `pace_ms`): with one fixed pause every
+    # connection would keep the place it had at the start, and the requests would come as one
+    # burst per cycle, whose queue, not the server, would set the latency.
+    pace = f"\nfunction delay() return math.random(0, {2 * pace_ms}) end\n" if pace_ms else ""
+    script = _DONE + (_VARY if vary else "") + pace
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
         handle.write(script)
     args = [wrk_binary(), f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s", "--timeout", "5s",
