@@ -57,6 +57,7 @@ CONNECTIONS = 64
 DEFAULT_INTERVAL_MINUTES = 15  # a job's default interval: one day is 96 points
 ROUNDS = 5  # bare and gateway runs alternate; the round with the median ratio is reported
 PACED_ROUNDS = 3
+OVERSHOOT = 1.03  # paced runs aim a little over their rate, so that noise leaves them at it or above
 PACE_MS = 10  # each connection waits this long on average after each answer (wrk's delay() counts whole ms)
 
 
@@ -116,8 +117,7 @@ async def tune_pace(url: str, rate: float, headers: dict[str, str]) -> int:
     runs until the rate is met, or until more connections stop adding throughput (the server is
     saturated: the runs then show its latency at the most it can do, not under an ever longer
     queue)."""
-    aim = rate * 1.03  # a little over, so that noise leaves the measured run at `rate` or above
-    connections = max(1, round(aim * PACE_MS / 1000))
+    connections = max(1, round(rate * OVERSHOOT * PACE_MS / 1000))
     previous: tuple[int, float] | None = None
     for _ in range(4):
         probe = await run_wrk(url, seconds=3, connections=connections, headers=headers, pace_ms=PACE_MS)
@@ -126,12 +126,13 @@ async def tune_pace(url: str, rate: float, headers: dict[str, str]) -> int:
         if previous is not None and connections > previous[0] and probe.rps < previous[1] * 1.03:
             return previous[0]
         previous = connections, probe.rps
-        connections = _retuned(connections, aim, probe.rps)
+        connections = _retuned(connections, rate, probe.rps)
     return connections
 
 
-def _retuned(connections: int, aim: float, rps: float) -> int:
-    wanted = math.ceil(connections * aim / max(rps, 1.0))
+def _retuned(connections: int, rate: float, rps: float) -> int:
+    """The connections for `rate` (with OVERSHOOT), given that `connections` made `rps`."""
+    wanted = math.ceil(connections * rate * OVERSHOOT / max(rps, 1.0))
     return max(1, min(1024, connections * 2, max(connections // 2, wanted)))
 
 
@@ -143,7 +144,7 @@ async def paced_rounds(url: str, rate: float, headers: dict[str, str], connectio
     for _ in range(PACED_ROUNDS):
         run = await run_wrk(url, seconds=seconds, connections=connections, headers=headers, pace_ms=PACE_MS)
         runs.append(run)
-        connections = _retuned(connections, rate * 1.03, run.rps)
+        connections = _retuned(connections, rate, run.rps)
     return runs
 
 

@@ -156,11 +156,10 @@ def request_metrics_middleware(metrics: HttpMetrics, fast_path: FastPath | None 
     return middleware
 
 
-def front_handler(runner: web.AppRunner, metrics: HttpMetrics, fast_path: FastPath | None = None) -> None:
-    """Puts `request_metrics_middleware` in front of `runner`'s application, before routing (call
-    after `runner.setup()`, before a site starts): each middleware layer and the routing cost a
-    cached read more than its own work, and a fast answer needs neither."""
+def front_handler(runner: web.AppRunner, first_step: Middleware) -> None:
+    """Runs `first_step` (`request_metrics_middleware`) in front of `runner`'s application, before
+    routing (call after `runner.setup()`, before a site starts): each middleware layer and the
+    routing cost a cached read more than its own work, and a fast answer needs neither."""
     server = runner.server
     assert server is not None, "front_handler needs a runner that is set up"
-    server.request_handler = functools.partial(request_metrics_middleware(metrics, fast_path),
-                                               handler=server.request_handler)
+    server.request_handler = functools.partial(first_step, handler=server.request_handler)

@@ -41,7 +41,7 @@ from aiohttp.typedefs import Middleware
 from prometheus_client import CollectorRegistry
 
 from sma_common.health import Check, run_checks
-from sma_common.http_server import FastPath, add_ops_routes, front_handler
+from sma_common.http_server import FastPath, add_ops_routes, front_handler, request_metrics_middleware
 from sma_common.metrics import HttpMetrics, create_registry
 from sma_common.settings import HttpServerSettings
 
@@ -107,8 +107,7 @@ class Service:
         self._details: dict[str, DetailsFn] = {}
         self._stopping: asyncio.Event | None = None
         self._bound_port: int | None = None
-        self._http_metrics = HttpMetrics(registry, metrics_namespace)
-        self._fast_path = fast_path
+        self._first_step = request_metrics_middleware(HttpMetrics(registry, metrics_namespace), fast_path)
         self.app = web.Application(middlewares=middlewares, client_max_size=client_max_size)
         add_ops_routes(self.app, self)
 
@@ -205,7 +204,7 @@ class Service:
         self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False,
                                      shutdown_timeout=max(1.0, self.drain_timeout / 4))
         await self._runner.setup()
-        front_handler(self._runner, self._http_metrics, self._fast_path)
+        front_handler(self._runner, self._first_step)
         site = web.TCPSite(self._runner, self._host, self._port, reuse_address=True)
         await site.start()
         self._bound_port = self._runner.addresses[0][1]

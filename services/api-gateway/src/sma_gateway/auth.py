@@ -51,10 +51,6 @@ class Principal:
     granted: frozenset[str]  # every scope the key's scopes grant (admin grants write grants read)
 
 
-def principal_of(row: api_keys.StoredKey, prefix: str) -> Principal:
-    return Principal(row.id, row.name, row.scopes, prefix, granted_scopes(row.scopes))
-
-
 PRINCIPAL = web.RequestKey("principal", Principal)
 
 
@@ -133,7 +129,7 @@ class KeyCache:
 
     def put(self, prefix: str, row: api_keys.StoredKey) -> tuple[api_keys.StoredKey, Principal]:
         """The row and its principal, kept when the cache is live."""
-        principal = principal_of(row, prefix)
+        principal = Principal(row.id, row.name, row.scopes, prefix, granted_scopes(row.scopes))
         if self._live() and self._ttl > 0:
             if len(self._rows) >= self._MAX_KEYS:
                 self._rows.clear()
