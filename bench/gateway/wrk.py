@@ -50,12 +50,19 @@ def wrk_binary() -> str:
     return path
 
 
+# A pause after each answer, drawn anew each time (uniform, mean PACE ms): with one fixed pause
+# every connection would keep the place it had at the start, and the requests would come as one
+# burst per cycle, whose queue, not the server, would set the latency. wrk counts whole
+# milliseconds, so the draw is rounded: the mean stays PACE, a fraction of a millisecond included.
+_PACE = r"""
+math.randomseed(os.time() + (tonumber(tostring({}):match("0x(%x+)"), 16) or 0) % 1000003)
+function delay() return math.floor(math.random() * 2 * PACE + 0.5) end
+"""
+
+
 async def run_wrk(url: str, *, seconds: float, connections: int, threads: int = 2,
-                  headers: dict[str, str] | None = None, pace_ms: int = 0, vary: bool = False) -> WrkResult:
-    # A pause drawn anew for each request (uniform, mean `pace_ms`): with one fixed pause every
-    # connection would keep the place it had at the start, and the requests would come as one
-    # burst per cycle, whose queue, not the server, would set the latency.
-    pace = f"\nfunction delay() return math.random(0, {2 * pace_ms}) end\n" if pace_ms else ""
+                  headers: dict[str, str] | None = None, pace_ms: float = 0.0, vary: bool = False) -> WrkResult:
+    pace = _PACE.replace("PACE", f"{pace_ms:.3f}") if pace_ms > 0 else ""
     script = _DONE + (_VARY if vary else "") + pace
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
         handle.write(script)
