@@ -20,9 +20,12 @@ function done(summary, latency, requests)
     latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max))
 end
 """
-# A different `from` microsecond per request: every request names a new cache entry.
-_VARY = r"""
+# Each wrk thread seeds its own generator (Lua's default seed is the same in every thread).
+_SEED = r"""
 math.randomseed(os.time() + (tonumber(tostring({}):match("0x(%x+)"), 16) or 0) % 1000003)
+"""
+# A different `from` microsecond per request: every request names a new cache entry.
+_VARY = _SEED + r"""
 function request()
   local path = wrk.path:gsub("%.000000", function() return string.format(".%06d", math.random(1, 999999)) end, 1)
   return wrk.format(nil, path)
@@ -54,8 +57,7 @@ def wrk_binary() -> str:
 # every connection would keep the place it had at the start, and the requests would come as one
 # burst per cycle, whose queue, not the server, would set the latency. wrk counts whole
 # milliseconds, so the draw is rounded: the mean stays PACE, a fraction of a millisecond included.
-_PACE = r"""
-math.randomseed(os.time() + (tonumber(tostring({}):match("0x(%x+)"), 16) or 0) % 1000003)
+_PACE = _SEED + r"""
 function delay() return math.floor(math.random() * 2 * PACE + 0.5) end
 """
 
