@@ -59,6 +59,10 @@ class Gateway:
         value = self.service.registry.get_sample_value("sma_gateway_cache_requests_total", {"result": result})
         return value or 0.0
 
+    def requests_counted(self, route: str, method: str, status: int) -> float:
+        labels = {"route": route, "method": method, "status": str(status)}
+        return self.service.registry.get_sample_value("sma_gateway_http_requests_total", labels) or 0.0
+
 
 async def create_api_key(db: asyncpg.Pool, scopes: list[str], name: str = "test") -> str:
     async with db.acquire() as conn:

@@ -7,25 +7,20 @@ from tests.integration.gateway.harness import Gateway, Seeder
 PROBLEM = "application/problem+json"
 
 
-def _counted(gateway: Gateway, route: str, method: str, status: str) -> float:
-    labels = {"route": route, "method": method, "status": status}
-    return gateway.service.registry.get_sample_value("sma_gateway_http_requests_total", labels) or 0.0
-
-
 async def test_unknown_route_is_404_problem(gateway: Gateway) -> None:
-    before = _counted(gateway, "unmatched", "GET", "404")
+    before = gateway.requests_counted("unmatched", "GET", 404)
     reply = await gateway.call("GET", "/api/nothing-here")
     assert reply.status == 404
     assert reply.content_type == PROBLEM
     assert reply.json()["instance"] == "/api/nothing-here"
-    assert _counted(gateway, "unmatched", "GET", "404") == before + 1  # one label for every unknown path
+    assert gateway.requests_counted("unmatched", "GET", 404) == before + 1  # one label for every unknown path
 
 
 async def test_wrong_method_is_405_with_allow(gateway: Gateway) -> None:
-    before = _counted(gateway, "unmatched", "DELETE", "405")
+    before = gateway.requests_counted("unmatched", "DELETE", 405)
     reply = await gateway.call("DELETE", "/api/jobs")
     assert reply.status == 405
-    assert _counted(gateway, "unmatched", "DELETE", "405") == before + 1
+    assert gateway.requests_counted("unmatched", "DELETE", 405) == before + 1
     assert reply.content_type == PROBLEM
     assert "POST" in reply.headers["Allow"]
 

@@ -31,11 +31,6 @@ def _served(gateway: Gateway) -> int:
     return int(details["served"])
 
 
-def _requests_counted(gateway: Gateway) -> float:
-    labels = {"route": "/api/accounts/{id}/metrics", "method": "GET", "status": "200"}
-    return gateway.service.registry.get_sample_value("sma_gateway_http_requests_total", labels) or 0.0
-
-
 def _stable_headers(reply: Reply) -> dict[str, str]:
     return {name: value for name, value in reply.headers.items() if name not in _PER_REQUEST}
 
@@ -67,12 +62,12 @@ async def test_a_hot_read_sends_exactly_what_the_full_path_sends(live_gateway: G
     # Another URL naming the same entry: the full path serves it from memory once, then the hot path.
     path = f"/api/accounts/{account_id}/metrics?metric=followers&resolution=raw"
     before = _served(gateway)
-    counted = _requests_counted(gateway)
+    counted = gateway.requests_counted("/api/accounts/{id}/metrics", "GET", 200)
     full = await gateway.call("GET", path, scope="read")
     hot = await gateway.call("GET", path, scope="read")
     assert _served(gateway) == before + 1
     # Answered before routing, yet counted under the route template like any other request.
-    assert _requests_counted(gateway) == counted + 2
+    assert gateway.requests_counted("/api/accounts/{id}/metrics", "GET", 200) == counted + 2
     assert full.status == hot.status == 200
     assert full.headers["X-Cache"] == hot.headers["X-Cache"] == "local"
     assert _stable_headers(full) == _stable_headers(hot)

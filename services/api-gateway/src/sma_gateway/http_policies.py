@@ -136,7 +136,7 @@ class ResponsePolicies:
             answered = shortcut(request)
             if answered is None:
                 return None
-            return FastAnswer(self.finish(request, answered.response, started, answered.route), answered.route)
+            return answered._replace(response=self.finish(request, answered.response, started, answered.route))
 
         return answer
 
